@@ -1,0 +1,30 @@
+"""Exceptions a caller can act on; each message is one line a user can read."""
+
+
+class SearchkitError(Exception):
+    """Base class: the CLI prints the message and exits with ``exit_code``."""
+
+    exit_code = 2
+
+
+class IndexMissingError(SearchkitError):
+    """No index at the given directory yet."""
+
+
+class IndexUnreadableError(SearchkitError):
+    """The directory holds something that is not a usable searchkit index:
+    corrupt, foreign, or built by an incompatible version."""
+
+
+class IndexLockedError(SearchkitError):
+    """Another ``searchkit index`` run holds the index lock."""
+
+    exit_code = 3
+
+
+class QuerySyntaxError(SearchkitError):
+    """A query the parser cannot read."""
+
+
+class UsageError(SearchkitError):
+    """Bad arguments: an invalid date, page number, or index directory."""

@@ -1,0 +1,333 @@
+"""Building and updating the on-disk index.
+
+Layout of an index directory::
+
+    CURRENT            {"format": 1, "current": "gen-…", "previous": "gen-…"}
+    .lock              held (flock) by the one `searchkit index` run at a time
+    gen-<id>/          a Whoosh index plus manifest.<whoosh generation>.json
+
+A rebuild writes a new ``gen-…`` directory and then replaces ``CURRENT`` in
+one rename, so readers see the old index or the new one, never a half-built
+one; a failed or killed rebuild leaves ``CURRENT`` as it was.  An incremental
+update commits into the current generation: Whoosh's own commit is atomic
+(a new TOC file), and the manifest that records each source's content hash
+is written per Whoosh generation, so it always matches the index it describes.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Callable, Iterator
+
+from . import sources as src
+from .errors import IndexLockedError, IndexMissingError, IndexUnreadableError, UsageError
+from .pages import ARTICLE, Record, merge_records
+from .schema import FORMAT_VERSION
+
+POINTER = "CURRENT"
+LOCK = ".lock"
+_GEN_PREFIX = "gen-"
+_IGNORABLE = ("README", ".gitkeep", ".gitignore")
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class BuildReport:
+    index_dir: str
+    rebuilt: bool
+    files: int = 0
+    changed_files: int = 0
+    removed_files: int = 0
+    articles: int = 0
+    cards: int = 0
+    added: int = 0
+    deleted: int = 0
+    seconds: float = 0.0
+    warnings: list[src.Warning_] = field(default_factory=list)
+    cleaned: list[str] = field(default_factory=list)
+
+
+def default_index_dir() -> str:
+    return os.environ.get("SEARCHKIT_INDEX") or "index"
+
+
+# -- reading the layout ------------------------------------------------------
+
+def _read_pointer(index_dir: str) -> dict | None:
+    path = os.path.join(index_dir, POINTER)
+    try:
+        with open(path, encoding="utf-8") as f:
+            pointer = json.load(f)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as e:
+        raise IndexUnreadableError(
+            f"{index_dir} is not a readable searchkit index ({e.__class__.__name__}); "
+            f"rebuild it with: searchkit index --rebuild --index-dir {index_dir}") from None
+    if not isinstance(pointer, dict) or not isinstance(pointer.get("current"), str):
+        raise IndexUnreadableError(
+            f"{index_dir} has a damaged {POINTER} file; rebuild it with: searchkit index --rebuild --index-dir {index_dir}")
+    return pointer
+
+
+def current_generation(index_dir: str) -> str:
+    """The directory of the index readers should open now."""
+    if not os.path.isdir(index_dir):
+        raise IndexMissingError(f"no index at {index_dir}; build it with: searchkit index --index-dir {index_dir}")
+    pointer = _read_pointer(index_dir)
+    if pointer is None:
+        raise IndexMissingError(f"no index at {index_dir}; build it with: searchkit index --index-dir {index_dir}")
+    if pointer.get("format") != FORMAT_VERSION:
+        raise IndexUnreadableError(
+            f"the index at {index_dir} was built by an incompatible searchkit (format {pointer.get('format')}, "
+            f"this is {FORMAT_VERSION}); rebuild it with: searchkit index --rebuild --index-dir {index_dir}")
+    return os.path.join(index_dir, pointer["current"])
+
+
+def manifest_path(gen_dir: str, whoosh_generation: int) -> str:
+    return os.path.join(gen_dir, f"manifest.{whoosh_generation}.json")
+
+
+def read_manifest(gen_dir: str, whoosh_generation: int) -> dict:
+    try:
+        with open(manifest_path(gen_dir, whoosh_generation), encoding="utf-8") as f:
+            return json.load(f)
+    except (OSError, ValueError) as e:
+        raise IndexUnreadableError(
+            f"the index's source manifest is missing or damaged ({e.__class__.__name__}); "
+            "rebuild it with: searchkit index --rebuild") from None
+
+
+# -- writing helpers ---------------------------------------------------------
+
+def _write_atomic(path: str, data: dict) -> None:
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(data, f, ensure_ascii=False)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    _fsync_dir(os.path.dirname(path) or ".")
+
+
+def _fsync_dir(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _check_index_dir(index_dir: str) -> None:
+    """Refuse to take over a directory that holds someone else's files."""
+    if os.path.exists(index_dir) and not os.path.isdir(index_dir):
+        raise UsageError(f"--index-dir {index_dir} is a file, not a directory")
+    if not os.path.isdir(index_dir) or os.path.exists(os.path.join(index_dir, POINTER)):
+        return
+    foreign = [n for n in os.listdir(index_dir)
+               if not n.startswith(_IGNORABLE) and n != LOCK and not n.startswith(_GEN_PREFIX)]
+    if foreign:
+        raise UsageError(f"{index_dir} is not a searchkit index and not empty (it has {foreign[0]!r}); "
+                         "choose another --index-dir")
+
+
+@contextmanager
+def index_lock(index_dir: str, wait: float) -> Iterator[None]:
+    """One writer at a time; flock dies with its process, so a killed run
+    never leaves a stale lock behind."""
+    fd = os.open(os.path.join(index_dir, LOCK), os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        deadline = time.monotonic() + max(wait, 0)
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise IndexLockedError(
+                        f"another `searchkit index` run is updating {index_dir}; waited {wait:g}s "
+                        "(try again later or raise --wait)") from None
+                time.sleep(0.1)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _clean_leftovers(index_dir: str, pointer: dict | None) -> list[str]:
+    """Remove what an interrupted run left: unfinished generations and
+    temporary pointer files.  Safe only under the index lock."""
+    keep = {pointer.get("current"), pointer.get("previous")} if pointer else set()
+    cleaned = []
+    for name in sorted(os.listdir(index_dir)):
+        path = os.path.join(index_dir, name)
+        if name.startswith(_GEN_PREFIX) and name not in keep:
+            shutil.rmtree(path, ignore_errors=True)
+            cleaned.append(name)
+        elif name.startswith(POINTER + ".tmp"):
+            os.unlink(path)
+            cleaned.append(name)
+    return cleaned
+
+
+# -- records to documents ----------------------------------------------------
+
+def _document(r: Record) -> dict:
+    doc = {
+        "id": r.id, "kind": r.kind, "title": r.title, "headings": "\n".join(r.headings), "body": r.body,
+        "title_chars": r.title, "chars": r.body, "sources": r.sources, "date": r.date,
+        "category": r.category, "url": r.url, "disclaimer": r.disclaimer or None,
+    }
+    return {k: v for k, v in doc.items() if v is not None}
+
+
+def _load_all(paths: list[str], report: BuildReport) -> dict[str, src.SourceFile]:
+    loaded = {}
+    for p in paths:
+        sf = src.load(p)
+        report.warnings.extend(sf.warnings)
+        loaded[p] = sf
+    return loaded
+
+
+def _add(writer, records: list[Record], report: BuildReport, progress: Progress | None) -> None:
+    total = len(records)
+    for i, r in enumerate(records, start=1):
+        writer.add_document(**_document(r))
+        if r.kind == ARTICLE:
+            report.articles += 1
+        else:
+            report.cards += 1
+        if progress and (i % 200 == 0 or i == total):
+            progress(i, total)
+    report.added += total
+
+
+def _manifest(files: dict[str, dict]) -> dict:
+    return {"format": FORMAT_VERSION, "built": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "sources": files}
+
+
+def _entry(sf: src.SourceFile) -> dict:
+    return {"digest": sf.digest, "ids": sorted({r.id for r in sf.records})}
+
+
+# -- the two ways to write ---------------------------------------------------
+
+def _rebuild(index_dir: str, paths: list[str], pointer: dict | None, report: BuildReport,
+             progress: Progress | None) -> None:
+    from whoosh import index as whoosh_index
+
+    from .schema import make_schema
+
+    gen_name = f"{_GEN_PREFIX}{time.time_ns():x}"
+    gen_dir = os.path.join(index_dir, gen_name)
+    os.makedirs(gen_dir)
+    loaded = _load_all(paths, report)
+    records = merge_records([r for sf in loaded.values() for r in sf.records])
+    ix = whoosh_index.create_in(gen_dir, make_schema())
+    writer = ix.writer(limitmb=256)
+    try:
+        _add(writer, records, report, progress)
+    except BaseException:
+        writer.cancel()
+        raise
+    _write_atomic(manifest_path(gen_dir, ix.latest_generation() + 1),
+                  _manifest({p: _entry(sf) for p, sf in loaded.items() if sf.digest}))
+    writer.commit(optimize=True)
+    ix.close()
+    _fsync_dir(gen_dir)
+    _write_atomic(os.path.join(index_dir, POINTER),
+                  {"format": FORMAT_VERSION, "current": gen_name, "previous": pointer and pointer.get("current")})
+    report.changed_files = len(paths)
+
+
+def _update(index_dir: str, paths: list[str], pointer: dict, report: BuildReport,
+            progress: Progress | None) -> None:
+    from whoosh import index as whoosh_index
+    from whoosh.index import IndexError as WhooshIndexError
+
+    gen_dir = os.path.join(index_dir, pointer["current"])
+    try:
+        ix = whoosh_index.open_dir(gen_dir)
+    except (WhooshIndexError, OSError, EOFError, ValueError) as e:
+        raise IndexUnreadableError(f"the index at {index_dir} cannot be opened ({e.__class__.__name__}); "
+                                   "rebuild it with: searchkit index --rebuild") from None
+    old = read_manifest(gen_dir, ix.latest_generation())["sources"]
+    digests = {}
+    for p in paths:
+        try:
+            digests[p] = src.digest_of(src.read_bytes(p))
+        except (OSError, src.DecodeError):
+            digests[p] = ""
+    changed = [p for p in paths if old.get(p, {}).get("digest") != digests[p]]
+    removed = [p for p in old if p not in digests]
+    report.changed_files, report.removed_files = len(changed), len(removed)
+    if not changed and not removed:
+        ix.close()
+        return
+
+    loaded = _load_all(changed, report)
+    affected = {i for p in changed + removed for i in old.get(p, {}).get("ids", [])}
+    affected |= {r.id for sf in loaded.values() for r in sf.records}
+    # A card shared with untouched pages must keep listing them: re-parse
+    # those pages (parsing is cheap; only affected records are re-analyzed).
+    gone = set(changed) | set(removed)
+    also = sorted({p for p, e in old.items() if p not in gone and affected.intersection(e.get("ids", []))})
+    records = [r for sf in loaded.values() for r in sf.records]
+    records += [r for p in also for r in src.load(p).records]
+    fresh = [r for r in merge_records(records) if r.id in affected]
+
+    files = {p: e for p, e in old.items() if p not in gone}
+    files.update({p: _entry(sf) for p, sf in loaded.items() if sf.digest})
+    writer = ix.writer(limitmb=256)
+    try:
+        for doc_id in sorted(affected):
+            report.deleted += writer.delete_by_term("id", doc_id)
+        _add(writer, fresh, report, progress)
+    except BaseException:
+        writer.cancel()
+        raise
+    _write_atomic(manifest_path(gen_dir, ix.latest_generation() + 1), _manifest(files))
+    writer.commit()
+    ix.close()
+
+
+def build_index(paths: list[str], index_dir: str | None = None, rebuild: bool = False, wait: float = 5.0,
+                progress: Progress | None = None) -> BuildReport:
+    """Index ``paths`` (files or directories of ``.txt`` pages and ``.jsonl``).
+
+    Incremental unless ``rebuild`` or there is no index yet: only new or
+    changed files are re-indexed and files no longer among ``paths`` are
+    removed.  Raises :class:`IndexLockedError` if another run holds the lock
+    for longer than ``wait`` seconds.
+    """
+    index_dir = index_dir or default_index_dir()
+    start = time.perf_counter()
+    _check_index_dir(index_dir)
+    os.makedirs(index_dir, exist_ok=True)
+    files, warnings = src.discover(paths)
+    with index_lock(index_dir, wait):
+        pointer = _read_pointer(index_dir) if os.path.exists(os.path.join(index_dir, POINTER)) else None
+        if pointer and not rebuild and pointer.get("format") != FORMAT_VERSION:
+            raise IndexUnreadableError(
+                f"the index at {index_dir} was built by an incompatible searchkit; "
+                f"rebuild it with: searchkit index --rebuild --index-dir {index_dir}")
+        report = BuildReport(index_dir, rebuilt=rebuild or pointer is None, files=len(files), warnings=warnings)
+        report.cleaned = _clean_leftovers(index_dir, pointer)
+        if report.rebuilt:
+            _rebuild(index_dir, files, pointer, report, progress)
+        else:
+            _update(index_dir, files, pointer, report, progress)
+    report.seconds = time.perf_counter() - start
+    return report
+
+
+def update_index(paths: list[str], index_dir: str | None = None, **kwargs) -> BuildReport:
+    """Incremental :func:`build_index` (the default); named for library users."""
+    return build_index(paths, index_dir, rebuild=False, **kwargs)
