@@ -146,5 +146,40 @@ def show(doc_id: str, index_dir: str, as_json: bool) -> None:
     click.echo(document_json(doc) if as_json else format_document(doc))
 
 
+@main.command(name="eval")
+@click.argument("queries", type=click.Path(dir_okay=False))
+@click.argument("qrels", type=click.Path(dir_okay=False))
+@_index_dir_option
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--per-query", is_flag=True, help="Also list the worst queries.")
+@click.option("--worst", default=20, show_default=True, help="How many worst queries --per-query lists.")
+@handle_errors
+def eval_(queries: str, qrels: str, index_dir: str, as_json: bool, per_query: bool, worst: int) -> None:
+    """nDCG@10, MRR@10 and Recall@100 of the index on judged QUERIES (qid<TAB>text)
+    and QRELS (qid<TAB>docid<TAB>relevance)."""
+    import json
+
+    from .evaluate import evaluate, read_qrels, read_queries
+    from .search import SearchIndex
+
+    qs, rels = read_queries(queries), read_qrels(qrels)
+    with SearchIndex.open(index_dir) as ix:
+        report = evaluate(ix, qs, rels)
+    ranked = sorted(report.per_query, key=lambda s: (s.ndcg10, s.mrr10))[:worst]
+    if as_json:
+        out = {"ndcg@10": report.ndcg10, "mrr@10": report.mrr10, "recall@100": report.recall100,
+               "queries": report.queries}
+        if per_query:
+            out["per_query"] = [s.__dict__ for s in report.per_query]
+        click.echo(json.dumps(out, ensure_ascii=False, indent=2))
+        return
+    click.echo(f"queries     {report.queries}\nnDCG@10     {report.ndcg10:.4f}\n"
+               f"MRR@10      {report.mrr10:.4f}\nRecall@100  {report.recall100:.4f}")
+    if per_query:
+        click.echo("\nworst queries (nDCG@10, MRR@10, Recall@100):")
+        for s in ranked:
+            click.echo(f"  {s.ndcg10:.3f} {s.mrr10:.3f} {s.recall100:.3f}  {s.qid}  {s.query}")
+
+
 if __name__ == "__main__":
     main()

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Iterator
 
+import numpy as np
 from whoosh import query as wq
-from whoosh.scoring import BM25F
 
 from .analysis import char_tokens, data_lines, word_tokens
 from .errors import IndexUnreadableError, QuerySyntaxError, UsageError
@@ -24,6 +24,7 @@ from .highlight import find_spans, snippet
 from .indexer import current_generation, default_index_dir
 from .pages import KINDS
 from .query import MUST, NOT, SHOULD, Clause, parse_query
+from .scoring import Postings, bm25
 from .text import norm
 
 
@@ -33,19 +34,17 @@ class Ranking:
     ``searchkit eval``)."""
 
     title: float = 2.0
-    headings: float = 1.5
-    body: float = 1.0
-    bigram: float = 0.6
-    unigram: float = 0.25
+    headings: float = 1.0
+    body: float = 0.5
+    bigram: float = 0.8
+    unigram: float = 1.8
     title_chars: float = 1.5
-    stopword: float = 0.2
-    synonym: float = 0.5
+    stopword: float = 0.4
+    synonym: float = 0.35
+    coverage: float = 0.5  # exponent on the share of the query's characters a document has
     k1: float = 1.2
-    b: float = 0.75
+    b: float = 0.9
     title_b: float = 0.5
-
-    def weighting(self) -> BM25F:
-        return BM25F(B=self.b, K1=self.k1, title_B=self.title_b, title_chars_B=self.title_b)
 
 
 @lru_cache(maxsize=1)
@@ -82,12 +81,36 @@ def clause_words(text: str) -> list[tuple[str, float, int, int]]:
     return [(w, 0.2 if (content and w in stops) else 1.0, s, e) for w, _, s, e in words]
 
 
-def _expansion(clause: Clause, r: Ranking) -> wq.Query | None:
+def _char_variants(t: str) -> list[str]:
+    """A character n-gram with single-character synonyms swapped in
+    (牙疼 -> 牙痛)."""
+    syn = synonyms()
+    out = []
+    for i, ch in enumerate(t):
+        out += [t[:i] + other + t[i + 1:] for other in syn.get(ch, ()) if len(other) == 1]
+    return out
+
+
+def clause_terms(clause: Clause, r: Ranking) -> list[tuple[str, str, float]]:
+    """(field, term, weight) that score a text clause: its words, their
+    synonyms (words and characters, at a lower weight) and its character
+    n-grams."""
     n = norm(clause.text)
     weights: dict[tuple[str, str], float] = {}
+    word_fields, char_fields = _word_fields(clause, r), _char_fields(clause, r)
 
-    def add(fieldname: str, text: str, w: float) -> None:
-        weights[(fieldname, text)] = weights.get((fieldname, text), 0.0) + w
+    def add(fields: list[tuple[str, float]], text: str, w: float) -> None:
+        for fname, fb in fields:
+            weights[(fname, text)] = weights.get((fname, text), 0.0) + w * fb
+
+    def add_chars(text: str, w: float, spans: list[tuple[int, int]]) -> None:
+        for t, _, s, e in char_tokens(text):
+            wt = w * (r.bigram if len(t) == 2 and not t.isascii() else r.unigram)
+            if any(a <= s and e <= b for a, b in spans):
+                wt *= r.stopword
+            add(char_fields, t, wt)
+            for v in _char_variants(t):
+                add(char_fields, v, wt * r.synonym)
 
     stop_spans = []
     syn = synonyms()
@@ -95,24 +118,18 @@ def _expansion(clause: Clause, r: Ranking) -> wq.Query | None:
         if wt < 1.0:
             stop_spans.append((s, e))
             wt = r.stopword
-        for fname, fb in _word_fields(clause, r):
-            add(fname, w, wt * fb)
-            for other in syn.get(w, ()):
-                add(fname, other, wt * fb * r.synonym)
-    for t, _, s, e in char_tokens(n):
-        wt = r.bigram if len(t) == 2 and not t.isascii() else r.unigram
-        if any(a <= s and e <= b for a, b in stop_spans):
-            wt *= r.stopword
-        for fname, fb in _char_fields(clause, r):
-            add(fname, t, wt * fb)
-    if not weights:
-        return None
-    return wq.Or([wq.Term(f, t, boost=w) for (f, t), w in weights.items()])
+        add(word_fields, w, wt)
+        for other in syn.get(w, ()):
+            if len(other) > 1 or len(w) > 1:
+                add(word_fields, other, wt * r.synonym)
+                add_chars(other, wt * r.synonym, [])
+    add_chars(n, 1.0, stop_spans)
+    return [(f, t, w) for (f, t), w in weights.items()]
 
 
-def _phrase(fieldname: str, text: str) -> wq.Query | None:
-    """Exact character sequence; a gap (punctuation, space) splits it into
-    parts that must all be present."""
+def phrase_parts(text: str) -> list[list[str]]:
+    """The unit sequences of an exact phrase; a gap (punctuation, space)
+    splits it into parts that must all be present."""
     parts: list[list[str]] = [[]]
     last = None
     for t, pos, _, _ in char_tokens(text):
@@ -122,48 +139,94 @@ def _phrase(fieldname: str, text: str) -> wq.Query | None:
             parts.append([])
         parts[-1].append(t)
         last = pos
-    qs = [wq.Term(fieldname, p[0]) if len(p) == 1 else wq.Phrase(fieldname, p) for p in parts if p]
-    if not qs:
-        return None
-    return qs[0] if len(qs) == 1 else wq.And(qs)
+    return [p for p in parts if p]
 
 
-def _contains(clause: Clause, r: Ranking) -> wq.Query | None:
-    n = norm(clause.text)
-    qs = [q for fname, _ in _char_fields(clause, r) if (q := _phrase(fname, n)) is not None]
-    return wq.Or(qs) if len(qs) > 1 else (qs[0] if qs else None)
+class _Matcher:
+    """Evaluates parsed clauses over a whole index at once: a score array
+    and a boolean match array per clause, combined as the query says."""
 
+    def __init__(self, postings: Postings, searcher, ranking: Ranking):
+        self.p = postings
+        self.searcher = searcher
+        self.r = ranking
+        self.b_of = {"title": ranking.title_b, "title_chars": ranking.title_b}
 
-def build_query(clauses: list[Clause], r: Ranking) -> wq.Query | None:
-    musts, shoulds, nots = [], [], []
-    for c in clauses:
-        if c.is_group:
-            scored = match = build_query(c.children, r)
+    def _mask(self, docs) -> np.ndarray:
+        m = np.zeros(self.p.n, dtype=bool)
+        m[np.asarray(docs, dtype=np.int64)] = True
+        return m
+
+    def contains(self, clause: Clause) -> np.ndarray:
+        """Documents holding the clause's text as an exact character sequence."""
+        n = norm(clause.text)
+        parts = phrase_parts(n)
+        found = np.zeros(self.p.n, dtype=bool)
+        if not parts:
+            return found
+        for fname, _ in _char_fields(clause, self.r):
+            here = np.ones(self.p.n, dtype=bool)
+            for part in parts:
+                if len(part) == 1:
+                    here &= self._mask(self.p.docs(fname, part[0]))
+                else:
+                    here &= self._mask(list(self.searcher.docs_for_query(wq.Phrase(fname, part))))
+            found |= here
+        return found
+
+    def coverage(self, clause: Clause) -> np.ndarray:
+        """Share of the clause's content characters each document holds."""
+        n = norm(clause.text)
+        stops = [(s, e) for _, wt, s, e in clause_words(n) if wt < 1.0]
+        units = {t for t, _, s, e in char_tokens(n)
+                 if (len(t) == 1 or t.isascii()) and not any(a <= s and e <= b for a, b in stops)}
+        counts = np.zeros(self.p.n, dtype=np.float32)
+        for u in units:
+            here = np.zeros(self.p.n, dtype=bool)
+            for fname, _ in _char_fields(clause, self.r):
+                here[self.p.docs(fname, u)] = True
+            counts += here
+        return counts / max(len(units), 1)
+
+    def run(self, clauses: list[Clause]) -> tuple[np.ndarray, np.ndarray]:
+        total = np.zeros(self.p.n, dtype=np.float32)
+        must = None
+        should = np.zeros(self.p.n, dtype=bool)
+        excluded = np.zeros(self.p.n, dtype=bool)
+        has_should = False
+        for c in clauses:
+            if c.is_group:
+                score, match = self.run(c.children)
+            elif c.occur == NOT:
+                excluded |= self.contains(c)
+                continue
+            else:
+                score = bm25(self.p, clause_terms(c, self.r), self.r.k1, self.b_of, self.r.b)
+                if self.r.coverage:
+                    score *= self.coverage(c) ** self.r.coverage
+                match = self.contains(c) if (c.occur == MUST or c.phrase) else score > 0
+            if c.occur == NOT:
+                excluded |= match
+                continue
+            total += np.where(match, score, 0)
+            if c.occur == MUST or c.phrase:
+                must = match if must is None else must & match
+            else:
+                has_should = True
+                should |= match
+        if must is not None:
+            matched = must
+        elif has_should:
+            matched = should
         else:
-            match = _contains(c, r) if (c.occur != SHOULD or c.phrase) else None
-            scored = _expansion(c, r) if c.occur != NOT else None
-            if match is not None and scored is not None:
-                # And, not Require: Whoosh's RequireMatcher trips an assertion
-                # under block-quality skipping.  The match adds (almost) no score.
-                scored = wq.And([scored, match.with_boost(1e-6)])
-        if c.occur == NOT:
-            if match is not None:
-                nots.append(match)
-        elif scored is not None:
-            (musts if c.occur == MUST or c.phrase else shoulds).append(scored)
-        elif c.occur == MUST:
-            return wq.NullQuery  # a required clause with nothing searchable matches nothing
-    if musts:
-        q = wq.And(musts) if len(musts) > 1 else musts[0]
-        if shoulds:
-            q = wq.AndMaybe(q, wq.Or(shoulds))
-    elif shoulds:
-        q = wq.Or(shoulds) if len(shoulds) > 1 else shoulds[0]
-    else:
-        return None
-    if nots:
-        q = wq.AndNot(q, wq.Or(nots))
-    return q
+            matched = np.zeros(self.p.n, dtype=bool)
+        return total, matched & ~excluded
+
+
+def _relax(clauses: list[Clause]) -> list[Clause]:
+    """The same clauses with required ones made optional (exclusions stay)."""
+    return [Clause(NOT if c.occur == NOT else SHOULD, c.text, False, c.field, _relax(c.children))
+            for c in clauses]
 
 
 def highlight_terms(clauses: list[Clause]) -> list[str]:
@@ -220,6 +283,7 @@ class Results:
     page: int
     limit: int
     hits: list[Hit]
+    relaxed: bool = False  # required words/phrases matched nothing and were made optional
 
     def __iter__(self) -> Iterator[Hit]:
         return iter(self.hits)
@@ -244,8 +308,8 @@ class Document:
 
 
 class SearchIndex:
-    """A searchable index.  Open it once and reuse it: the searcher and its
-    caches are kept between queries."""
+    """A searchable index.  Open it once and reuse it: the searcher and the
+    decoded posting lists are kept between queries."""
 
     def __init__(self, index_dir: str, ranking: Ranking | None = None):
         from whoosh import index as whoosh_index
@@ -255,7 +319,8 @@ class SearchIndex:
         gen_dir = current_generation(index_dir)
         try:
             self._ix = whoosh_index.open_dir(gen_dir)
-            self._searcher = self._ix.searcher(weighting=self.ranking.weighting())
+            self._searcher = self._ix.searcher()
+            self._postings = Postings(self._searcher)
         except Exception as e:  # whoosh raises many kinds on damaged files
             raise IndexUnreadableError(
                 f"the index at {index_dir} cannot be read ({e.__class__.__name__}); "
@@ -279,48 +344,70 @@ class SearchIndex:
         self.close()
 
     def __len__(self) -> int:
-        return self._searcher.doc_count()
+        return self._postings.doc_count
 
-    def _filter(self, kind: str | None, since: str | None, until: str | None) -> wq.Query | None:
-        parts = []
+    def _filter(self, kind: str | None, since: str | None, until: str | None) -> np.ndarray:
+        keep = self._postings.live.copy()
         if kind:
             if kind not in KINDS:
                 raise UsageError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
-            parts.append(wq.Term("kind", kind))
+            mask = np.zeros_like(keep)
+            mask[self._postings.docs("kind", kind)] = True
+            keep &= mask
         since, until = parse_date(since, "--since"), parse_date(until, "--until")
         if since and until and since > until:
             raise UsageError(f"--since {since} is after --until {until}")
         if since or until:
-            parts.append(wq.TermRange("date", since, until))
-        if not parts:
-            return None
-        return parts[0] if len(parts) == 1 else wq.And(parts)
+            mask = np.zeros_like(keep)
+            mask[list(self._searcher.docs_for_query(wq.TermRange("date", since, until)))] = True
+            keep &= mask
+        return keep
+
+    def _rank(self, clauses: list[Clause], keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        scores, matched = _Matcher(self._postings, self._searcher, self.ranking).run(clauses)
+        candidates = np.flatnonzero(matched & keep)
+        return candidates, scores[candidates]
 
     def search(self, query: str, limit: int = 10, page: int = 1, kind: str | None = None,
-               since: str | None = None, until: str | None = None) -> Results:
+               since: str | None = None, until: str | None = None, snippets: bool = True) -> Results:
         """Ranked hits for ``query`` (see :mod:`searchkit.query` for the
-        syntax).  Raises QuerySyntaxError or UsageError on bad input."""
+        syntax).  When required words or phrases match nothing, the query is
+        retried with them optional and ``Results.relaxed`` is set.
+        ``snippets=False`` skips highlighting (evaluation, ids only).
+        Raises QuerySyntaxError or UsageError on bad input."""
         if limit < 1 or page < 1:
             raise UsageError("limit and page must be at least 1")
         clauses = parse_query(query)
-        q = build_query(clauses, self.ranking)
-        if q is None:
+        if not any(c.is_group or phrase_parts(norm(c.text)) for c in clauses if c.occur != NOT):
             raise QuerySyntaxError("the query has no searchable words (only punctuation or symbols)")
-        flt = self._filter(kind, since, until)
-        results = self._searcher.search_page(q, page, pagelen=limit, filter=flt)
-        terms = highlight_terms(clauses)
+        keep = self._filter(kind, since, until)
+        candidates, scores = self._rank(clauses, keep)
+        relaxed = False
+        if not candidates.size and any(c.occur == MUST or c.phrase for c in clauses):
+            clauses = _relax(clauses)
+            candidates, scores = self._rank(clauses, keep)
+            relaxed = True
+        stop = page * limit
+        if candidates.size > stop:
+            top = np.argpartition(-scores, stop - 1)[:stop]
+        else:
+            top = np.arange(candidates.size)
+        # Ties break by document number: stable across runs.
+        top = top[np.lexsort((candidates[top], -scores[top]))][(page - 1) * limit:stop]
+        terms = highlight_terms(clauses) if snippets else []
         hits = []
-        for hit in results:
-            stored = hit.fields()
-            text, spans = snippet(stored.get("body", ""), terms)
+        for i in top:
+            stored = self._searcher.stored_fields(int(candidates[i]))
+            text, spans = snippet(stored.get("body", ""), terms) if snippets else ("", [])
             title = stored.get("title", "")
             hits.append(Hit(
-                id=stored["id"], kind=stored["kind"], title=title, score=float(hit.score),
+                id=stored["id"], kind=stored["kind"], title=title, score=float(scores[i]),
                 date=stored.get("date"), category=stored.get("category"),
                 sources=list(stored.get("sources", [])), snippet=text, highlights=spans,
-                title_highlights=find_spans(title, terms), url=stored.get("url"),
+                title_highlights=find_spans(title, terms) if snippets else [], url=stored.get("url"),
             ))
-        return Results(query=query, total=results.total, page=page, limit=limit, hits=hits)
+        return Results(query=query, total=int(candidates.size), page=page, limit=limit, hits=hits,
+                       relaxed=relaxed)
 
     def get(self, doc_id: str) -> Document | None:
         stored = self._searcher.document(id=doc_id)
