@@ -22,6 +22,12 @@ def _leaf_postings(reader, fieldname: str, text: str) -> tuple[np.ndarray, np.nd
     if (fieldname, text) not in reader:
         return _EMPTY
     m = reader.postings(fieldname, text)
+    # Deleted documents are masked out by the caller (Postings.live), so read
+    # the raw postings under Whoosh's deletion filter.
+    from whoosh.matching.wrappers import FilterMatcher
+
+    if isinstance(m, FilterMatcher):
+        m = m.child
     ids: list[np.ndarray] = []
     weights: list[np.ndarray] = []
     if hasattr(m, "_read_ids") and hasattr(m, "_next_block"):
@@ -56,8 +62,9 @@ class Postings:
         self.live = np.ones(self.n, dtype=bool)
         for reader, offset in self.leaves:
             if reader.has_deletions():
-                dead = np.fromiter(reader.deleted_docs(), dtype=np.int64)
-                self.live[dead + offset] = False
+                alive = np.zeros(reader.doc_count_all(), dtype=bool)
+                alive[np.fromiter(reader.all_doc_ids(), dtype=np.int64)] = True
+                self.live[offset:offset + alive.size] = alive
         self.doc_count = int(self.live.sum())
         self._lengths: dict[str, np.ndarray] = {}
         self._avg: dict[str, float] = {}

@@ -1,0 +1,71 @@
+import pickle
+
+from searchkit.analysis import CharAnalyzer, WordAnalyzer, char_tokens, segmenter, word_tokens
+from searchkit.text import norm, normalize
+
+
+def words(text):
+    return [w for w, *_ in word_tokens(norm(text))]
+
+
+def test_normalization_folds_width_case_and_script():
+    assert norm("ＨＰＶ疫苗") == "hpv疫苗"
+    assert norm("醫保卡") == "医保卡"
+    assert norm("COVID-19") == "covid-19"
+
+
+def test_offsets_point_into_the_original_when_length_changes():
+    n = normalize("ﬁle 醫保")  # the ligature becomes two characters
+    assert n.text == "file 医保"
+    s = n.text.index("医保")
+    assert n.to_original(s, s + 2) == (4, 6)
+    assert n.original[slice(*n.to_original(0, 4))] == "ﬁle"
+
+
+def test_digits_latin_and_mixed_tokens_are_kept():
+    assert "96102" in words("拨打96102热线")
+    assert "2" in words("2型糖尿病") and "糖尿病" in words("2型糖尿病")
+    assert "hpv" in words("HPV疫苗") and "疫苗" in words("HPV疫苗")
+    assert "whipple" in words("胰腺癌Whipple手术")
+    assert {"covid", "19"} <= set(words("COVID-19"))
+
+
+def test_user_dictionary_terms_are_single_words():
+    for term in ("异地就医", "家庭共济", "二月闹", "职工医保", "城乡居民医保", "慢特病"):
+        assert term in words(f"关于{term}的说明"), term
+
+
+def test_search_mode_sub_words_share_the_position_of_their_word():
+    toks = list(word_tokens(norm("北京医保卡首次使用")))
+    pos = {w: p for w, p, *_ in toks}
+    assert pos["医保"] == pos["医保卡"] == pos["北京"] + 1
+    assert pos["首次"] == pos["医保卡"] + 1
+
+
+def test_char_tokens_are_unigrams_and_bigrams_with_gaps_at_punctuation():
+    toks = [(t, p) for t, p, *_ in char_tokens(norm("异地就医。北京"))]
+    uni = [(t, p) for t, p in toks if len(t) == 1]
+    assert [t for t, _ in uni] == list("异地就医北京")
+    positions = [p for _, p in uni]
+    assert positions[1:4] == [positions[0] + 1, positions[0] + 2, positions[0] + 3]
+    assert positions[4] == positions[3] + 2  # the full stop leaves a gap
+    assert ("医北", positions[3]) not in toks and ("就医", positions[2]) in toks
+
+
+def test_char_offsets_map_tokens_back_to_their_characters():
+    text = norm("胰腺癌Whipple手术 COVID-19")
+    for t, _, s, e in char_tokens(text):
+        assert text[s:e] == t
+    for t, _, s, e in word_tokens(text):
+        assert text[s:e] == t
+
+
+def test_analyzers_pickle_and_normalize():
+    for cls in (WordAnalyzer, CharAnalyzer):
+        a = pickle.loads(pickle.dumps(cls()))
+        assert a == cls()
+    assert [t.text for t in WordAnalyzer()("醫保卡")] == ["医保", "医保卡"]
+
+
+def test_jieba_is_loaded_once():
+    assert segmenter() is segmenter()

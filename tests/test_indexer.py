@@ -1,0 +1,122 @@
+import json
+import os
+
+import pytest
+
+from searchkit import SearchIndex
+from searchkit.errors import IndexLockedError, IndexMissingError, IndexUnreadableError, UsageError
+from searchkit import indexer
+from searchkit.indexer import build_index, index_lock
+
+
+def _ids(index_dir, query="医保"):
+    with SearchIndex.open(index_dir) as ix:
+        return [(h.id, round(h.score, 3)) for h in ix.search(query, limit=200)]
+
+
+def test_incremental_add_change_remove(seeds_copy, tmp_path):
+    idx = str(tmp_path / "ix")
+    files = sorted(seeds_copy.iterdir())
+    hidden = files[4].rename(tmp_path / files[4].name)  # start with four pages
+    first = build_index([str(seeds_copy)], idx)
+    assert (first.rebuilt, first.articles, first.cards) == (True, 4, 80)
+
+    same = build_index([str(seeds_copy)], idx)
+    assert (same.rebuilt, same.changed_files, same.added) == (False, 0, 0)
+
+    hidden.rename(files[4])  # add a page
+    added = build_index([str(seeds_copy)], idx)
+    assert (added.changed_files, added.articles, added.cards) == (1, 1, 20)
+    with SearchIndex.open(idx) as ix:
+        assert len(ix) == 105
+
+    page = files[0]  # change a page's title
+    page.write_text(page.read_text(encoding="utf-8").replace("北京医保卡首次如何使用", "北京医保卡第一次怎么用", 1),
+                    encoding="utf-8")
+    changed = build_index([str(seeds_copy)], idx)
+    assert changed.changed_files == 1 and changed.articles == 1
+    with SearchIndex.open(idx) as ix:
+        assert ix.get(page.stem).title == "北京医保卡第一次怎么用"
+        assert len(ix) == 105
+
+    page.unlink()  # remove it: its article and its 20 cards go
+    removed = build_index([str(seeds_copy)], idx)
+    assert removed.removed_files == 1
+    with SearchIndex.open(idx) as ix:
+        assert ix.get(page.stem) is None
+        assert len(ix) == 84
+
+
+def test_shared_card_keeps_its_other_page_when_one_changes(seeds_copy, tmp_path):
+    page = seeds_copy / "000_162322ff5d1d489a.txt"
+    twin = seeds_copy / "twin.txt"
+    twin.write_text("另一篇\n\n正文。\n相关推荐\n\n" + page.read_text(encoding="utf-8").split("相关推荐", 1)[1],
+                    encoding="utf-8")
+    idx = str(tmp_path / "ix")
+    build_index([str(seeds_copy)], idx)
+    twin.write_text("另一篇(改)\n\n正文。\n", encoding="utf-8")
+    build_index([str(seeds_copy)], idx)
+    with SearchIndex.open(idx) as ix:
+        hit = ix.search("二月闹一般几天最严重").hits[0]
+        assert hit.sources == [str(page)]
+
+
+def test_failed_rebuild_leaves_the_old_index(seeds_copy, tmp_path, monkeypatch):
+    idx = str(tmp_path / "ix")
+    build_index([str(seeds_copy)], idx)
+    before = _ids(idx)
+
+    def broken(writer, records, report, progress):
+        writer.add_document(**indexer._document(records[0]))
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(indexer, "_add", broken)
+    with pytest.raises(RuntimeError):
+        build_index([str(seeds_copy)], idx, rebuild=True)
+    assert _ids(idx) == before
+    monkeypatch.undo()
+    report = build_index([str(seeds_copy)], idx, rebuild=True)
+    assert len(report.cleaned) == 1 and report.cleaned[0].startswith("gen-")
+    assert _ids(idx) == before
+
+
+def test_rebuild_swaps_the_pointer(seeds_copy, tmp_path):
+    idx = str(tmp_path / "ix")
+    build_index([str(seeds_copy)], idx)
+    old = json.load(open(os.path.join(idx, "CURRENT")))["current"]
+    with SearchIndex.open(idx) as reader:  # a reader opened before the swap keeps working
+        build_index([str(seeds_copy)], idx, rebuild=True)
+        assert reader.search("医保").total > 0
+    pointer = json.load(open(os.path.join(idx, "CURRENT")))
+    assert pointer["current"] != old and pointer["previous"] == old
+
+
+def test_second_writer_waits_then_gives_up(seeds_copy, tmp_path):
+    idx = tmp_path / "ix"
+    idx.mkdir()
+    with index_lock(str(idx), wait=0):
+        with pytest.raises(IndexLockedError) as e:
+            build_index([str(seeds_copy)], str(idx), wait=0.2)
+    assert e.value.exit_code == 3
+
+
+def test_refuses_a_foreign_directory(seeds_copy, tmp_path):
+    foreign = tmp_path / "mine"
+    foreign.mkdir()
+    (foreign / "thesis.docx").write_text("important")
+    with pytest.raises(UsageError):
+        build_index([str(seeds_copy)], str(foreign), rebuild=True)
+    assert (foreign / "thesis.docx").read_text() == "important"
+
+
+def test_missing_and_incompatible_index(seeds_copy, tmp_path):
+    with pytest.raises(IndexMissingError):
+        SearchIndex.open(str(tmp_path / "nothing"))
+    idx = str(tmp_path / "ix")
+    build_index([str(seeds_copy)], idx)
+    pointer_file = os.path.join(idx, "CURRENT")
+    pointer = json.load(open(pointer_file))
+    json.dump({**pointer, "format": 999}, open(pointer_file, "w"))
+    with pytest.raises(IndexUnreadableError) as e:
+        SearchIndex.open(idx)
+    assert "--rebuild" in str(e.value)

@@ -1,0 +1,44 @@
+"""Relevance on the real dev judgments (KUAKE-QTR): a regression floor a
+little below what the ranking reaches, so a change that hurts ranking fails."""
+
+import pytest
+
+from searchkit import SearchIndex
+from searchkit.evaluate import evaluate, read_qrels, read_queries
+from searchkit.indexer import build_index
+from conftest import shared_path
+
+
+@pytest.fixture(scope="module")
+def dev(tmp_path_factory):
+    corpus = shared_path("corpus", "corpus.jsonl")
+    idx = str(tmp_path_factory.mktemp("dev") / "index")
+    build_index([str(corpus)], idx)
+    queries = read_queries(str(shared_path("corpus", "queries_dev.tsv")))
+    qrels = read_qrels(str(shared_path("corpus", "qrels_dev.tsv")))
+    with SearchIndex.open(idx) as ix:
+        yield evaluate(ix, queries, qrels)
+
+
+def test_dev_relevance_floor(dev):
+    assert dev.queries == 500
+    assert dev.ndcg10 >= 0.84, dev.ndcg10
+    assert dev.mrr10 >= 0.875, dev.mrr10
+    assert dev.recall100 >= 0.98, dev.recall100
+
+
+def test_cli_eval(dev, tmp_path):
+    from click.testing import CliRunner
+
+    from searchkit.cli import main
+
+    corpus = shared_path("corpus", "corpus.jsonl")
+    # A small slice keeps this fast: the command, not the numbers, is under test here.
+    small = tmp_path / "small.jsonl"
+    small.write_text("".join(open(corpus, encoding="utf-8").readlines()[:2000]), encoding="utf-8")
+    build_index([str(small)], str(tmp_path / "ix"))
+    r = CliRunner().invoke(main, ["eval", str(shared_path("corpus", "queries_dev.tsv")),
+                                  str(shared_path("corpus", "qrels_dev.tsv")), "--index-dir", str(tmp_path / "ix"),
+                                  "--per-query", "--worst", "3"])
+    assert r.exit_code == 0, r.output
+    assert "nDCG@10" in r.output and "worst queries" in r.output

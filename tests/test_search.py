@@ -1,0 +1,158 @@
+import json
+
+import pytest
+
+from searchkit import QuerySyntaxError, SearchIndex
+from searchkit.errors import UsageError
+from searchkit.indexer import build_index
+from searchkit.pages import merge_records
+from searchkit.sources import load
+from searchkit.text import norm
+
+
+def _all_records(seed_files):
+    return merge_records([r for f in seed_files for r in load(str(f)).records])
+
+
+def test_erYueNao_cards_rank_first(seeds_search):
+    hits = seeds_search.search("二月闹").hits
+    assert [h.kind for h in hits[:4]] == ["card"] * 4
+    assert all("二月闹" in h.title for h in hits[:4])
+    assert "二月闹" not in hits[4].title
+
+
+def test_beijing_article_first(seeds_search):
+    top = seeds_search.search("北京医保卡首次使用").hits[0]
+    assert (top.id, top.kind, top.title) == ("000_162322ff5d1d489a", "article", "北京医保卡首次如何使用")
+
+
+def test_traditional_query_finds_the_same(seeds_search):
+    a = seeds_search.search("醫保卡", limit=20)
+    b = seeds_search.search("医保卡", limit=20)
+    assert a.total == b.total > 0
+    assert [(h.id, round(h.score, 4)) for h in a] == [(h.id, round(h.score, 4)) for h in b]
+
+
+def test_quoted_phrase_finds_exactly_the_texts_with_it(seeds_search, seed_files):
+    expected = {r.id for r in _all_records(seed_files) if "异地就医" in r.title + "\n" + r.body}
+    res = seeds_search.search('"异地就医"', limit=100)
+    assert expected and {h.id for h in res} == expected
+    assert not res.relaxed
+
+
+def test_phrase_needs_the_characters_in_order_and_together(tmp_path):
+    f = tmp_path / "p.jsonl"
+    texts = ["办理异地就医备案", "在异地,就医时带上医保卡", "就医异地都可以", "异地 就医"]
+    f.write_text("\n".join(json.dumps({"id": str(i), "text": t}, ensure_ascii=False) for i, t in enumerate(texts)),
+                 encoding="utf-8")
+    build_index([str(f)], str(tmp_path / "ix"))
+    with SearchIndex.open(str(tmp_path / "ix")) as ix:
+        assert [h.id for h in ix.search('"异地就医"')] == ["0"]
+        # A phrase with a gap in it needs each of its parts, not their distance.
+        assert {h.id for h in ix.search('"异地 就医"')} == {"0", "1", "2", "3"}
+
+
+def test_missing_phrase_falls_back_to_words(seeds_search):
+    res = seeds_search.search('"北京首次就医"')
+    assert res.relaxed and res.total > 0
+
+
+def test_single_character_finds_words_containing_it(seeds_search, seed_files):
+    res = seeds_search.search("痛", limit=100)
+    assert any("头痛" in seeds_search.get(h.id).body for h in res)
+    containing = {r.id for r in _all_records(seed_files) if "痛" in r.title + r.body}
+    assert {h.id for h in res} >= containing
+
+
+def test_whole_word_matches_outrank_character_matches(seeds_search, seed_files):
+    res = seeds_search.search("报销", limit=200)
+    records = {r.id: r for r in _all_records(seed_files)}
+    has_word = [("报销" in records[h.id].title + records[h.id].body) for h in res]
+    assert any(has_word) and not all(has_word)
+    first_without = has_word.index(False)
+    assert all(has_word[:first_without]) and not any(has_word[first_without:])
+
+
+@pytest.fixture(scope="module")
+def mixed_index(tmp_path_factory):
+    d = tmp_path_factory.mktemp("mixed")
+    docs = [
+        ("m1", "COVID-19疫苗第三针", "接种COVID-19疫苗加强针后要注意观察。"),
+        ("m2", "HPV疫苗几价好", "九价HPV疫苗覆盖的病毒型别更多。"),
+        ("m3", "2型糖尿病饮食", "2型糖尿病患者要控制主食。"),
+        ("m4", "1型糖尿病胰岛素", "1型糖尿病需要终身注射胰岛素。"),
+        ("m5", "医保热线", "查询可以拨打96102热线。"),
+        ("m6", "胰腺癌手术", "胰十二指肠切除术又叫Whipple手术。"),
+        ("m7", "疫苗接种须知", "接种疫苗前要如实告知过敏史。"),
+    ]
+    f = d / "mixed.jsonl"
+    f.write_text("\n".join(json.dumps({"id": i, "title": t, "text": x}, ensure_ascii=False) for i, t, x in docs),
+                 encoding="utf-8")
+    build_index([str(f)], str(d / "index"))
+    with SearchIndex.open(str(d / "index")) as ix:
+        yield ix
+
+
+@pytest.mark.parametrize("query,expected", [
+    ("96102", "m5"), ("2型糖尿病", "m3"), ("HPV", "m2"), ("ＨＰＶ疫苗", "m2"), ("whipple", "m6"),
+    ("COVID-19", "m1"), ("1型糖尿病", "m4"),
+])
+def test_digits_and_latin_are_searchable(mixed_index, query, expected):
+    assert mixed_index.search(query).hits[0].id == expected
+
+
+def test_kind_and_date_filters(seeds_search):
+    arts = seeds_search.search("医保", kind="article", limit=50)
+    assert arts.total == 5 and {h.kind for h in arts} == {"article"}
+    dated = seeds_search.search("医保", since="2025-04-01", until="2025-04-30", limit=100)
+    assert dated.total > 0 and all("2025-04-01" <= h.date <= "2025-04-30" for h in dated)
+    everything = seeds_search.search("医保", limit=1)
+    assert everything.total > dated.total
+
+
+def test_highlights_point_at_the_matched_characters(seeds_search):
+    for q, lit in (("二月闹", {"二月闹"}), ("拉萨 头痛", {"拉萨", "头痛"}), ("醫保", {"医保"})):
+        hits = seeds_search.search(q, limit=6).hits
+        assert all(h.highlights for h in hits[:3]), q
+        for h in hits:
+            assert {norm(h.snippet[s:e]) for s, e in h.highlights} <= lit | {"头疼", "医疗保险", "医保卡"}
+            assert 20 <= len(h.snippet) <= 120
+
+
+def test_operators(seeds_search):
+    no_beijing = seeds_search.search("医保 NOT 北京", limit=200)
+    assert no_beijing.total > 0
+    for h in no_beijing:
+        doc = seeds_search.get(h.id)
+        assert "北京" not in doc.title + doc.body
+    both = seeds_search.search("医保 AND 南京", limit=200)
+    assert both.total > 0
+    for h in both:
+        doc = seeds_search.get(h.id)
+        assert "医保" in doc.title + doc.body and "南京" in doc.title + doc.body
+    titled = seeds_search.search("title:拉萨", limit=50)
+    assert titled.total == 3 and all("拉萨" in h.title for h in titled)
+    either = seeds_search.search("狐臭 OR 高粱", limit=50)
+    assert {("狐臭" in h.title) or ("高粱" in h.title) for h in either.hits[:4]} == {True}
+
+
+def test_paging(seeds_search):
+    one = seeds_search.search("医保", limit=5, page=1).hits
+    two = seeds_search.search("医保", limit=5, page=2).hits
+    both = seeds_search.search("医保", limit=10).hits
+    assert [h.id for h in one + two] == [h.id for h in both]
+
+
+@pytest.mark.parametrize("query", ['"没有结尾', "(医保", "医保)", "AND", "医保 AND", "-", "NOT", "foo:医保",
+                                   "", "！！！", "x" * 5000])
+def test_bad_queries_raise_one_line_errors(seeds_search, query):
+    with pytest.raises(QuerySyntaxError) as e:
+        seeds_search.search(query)
+    assert "\n" not in str(e.value)
+
+
+def test_bad_dates_and_kinds(seeds_search):
+    with pytest.raises(UsageError):
+        seeds_search.search("医保", since="2025-13-01")
+    with pytest.raises(UsageError):
+        seeds_search.search("医保", kind="video")
