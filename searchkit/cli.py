@@ -101,8 +101,8 @@ def index(sources: tuple[str, ...], index_dir: str, rebuild: bool, wait: float, 
         _fail(f"{len(report.warnings)} files or lines skipped (--strict)", 2)
 
 
-@main.command()
-@click.argument("query")
+@main.command(context_settings={"ignore_unknown_options": True})
+@click.argument("words", nargs=-1, required=True, type=click.UNPROCESSED)
 @_index_dir_option
 @click.option("--limit", "-n", default=10, show_default=True, type=click.IntRange(1, 1000))
 @click.option("--page", "-p", default=1, show_default=True, type=click.IntRange(1, None))
@@ -111,12 +111,17 @@ def index(sources: tuple[str, ...], index_dir: str, rebuild: bool, wait: float, 
 @click.option("--until", metavar="YYYY-MM-DD", help="Only records dated on or before this day.")
 @click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")
 @handle_errors
-def search(query: str, index_dir: str, limit: int, page: int, kind: str | None, since: str | None,
+def search(words: tuple[str, ...], index_dir: str, limit: int, page: int, kind: str | None, since: str | None,
            until: str | None, as_json: bool) -> None:
-    """Search the index.  Exit 1 when nothing matches."""
+    """Search the index for QUERY (its words may be given unquoted; -word
+    excludes).  Exit 1 when nothing matches."""
     from .render import Style, format_results, results_json
     from .search import SearchIndex
 
+    typo = next((w for w in words if w.startswith("--") and w[2:3].isalpha()), None)
+    if typo:
+        _fail(f"no such option: {typo} (see searchkit search --help)", 2)
+    query = " ".join(words)
     with SearchIndex.open(index_dir) as ix:
         results = ix.search(query, limit=limit, page=page, kind=kind, since=since, until=until)
     if as_json:

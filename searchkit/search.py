@@ -10,7 +10,10 @@ typed, and character-level matches only ever add to word matches.
 from __future__ import annotations
 
 import datetime
-import os
+import pickle
+import struct
+import zlib
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Iterator
@@ -261,6 +264,23 @@ def parse_date(value: str | None, name: str) -> str | None:
         raise UsageError(f"{name} must be a date like 2025-03-31, not {value!r}") from None
 
 
+# What Whoosh raises when a segment file is truncated or damaged.
+_DAMAGE = (OSError, EOFError, struct.error, zlib.error, pickle.UnpicklingError, KeyError, ValueError)
+
+
+@contextmanager
+def _reading(index_dir: str) -> Iterator[None]:
+    from whoosh.index import IndexError as WhooshIndexError
+    from whoosh.reading import CorruptIndexError
+
+    try:
+        yield
+    except (*_DAMAGE, WhooshIndexError, CorruptIndexError) as e:
+        raise IndexUnreadableError(
+            f"the index at {index_dir} cannot be read ({e.__class__.__name__}); "
+            f"rebuild it with: searchkit index --rebuild --index-dir {index_dir}") from None
+
+
 @dataclass
 class Hit:
     id: str
@@ -317,14 +337,10 @@ class SearchIndex:
         self.index_dir = index_dir
         self.ranking = ranking or Ranking()
         gen_dir = current_generation(index_dir)
-        try:
+        with _reading(index_dir):
             self._ix = whoosh_index.open_dir(gen_dir)
             self._searcher = self._ix.searcher()
             self._postings = Postings(self._searcher)
-        except Exception as e:  # whoosh raises many kinds on damaged files
-            raise IndexUnreadableError(
-                f"the index at {index_dir} cannot be read ({e.__class__.__name__}); "
-                f"rebuild it with: searchkit index --rebuild --index-dir {index_dir}") from None
 
     @classmethod
     def open(cls, index_dir: str | None = None, ranking: Ranking | None = None) -> SearchIndex:
@@ -380,13 +396,14 @@ class SearchIndex:
         clauses = parse_query(query)
         if not any(c.is_group or phrase_parts(norm(c.text)) for c in clauses if c.occur != NOT):
             raise QuerySyntaxError("the query has no searchable words (only punctuation or symbols)")
-        keep = self._filter(kind, since, until)
-        candidates, scores = self._rank(clauses, keep)
-        relaxed = False
-        if not candidates.size and any(c.occur == MUST or c.phrase for c in clauses):
-            clauses = _relax(clauses)
+        with _reading(self.index_dir):
+            keep = self._filter(kind, since, until)
             candidates, scores = self._rank(clauses, keep)
-            relaxed = True
+            relaxed = False
+            if not candidates.size and any(c.occur == MUST or c.phrase for c in clauses):
+                clauses = _relax(clauses)
+                candidates, scores = self._rank(clauses, keep)
+                relaxed = True
         stop = page * limit
         if candidates.size > stop:
             top = np.argpartition(-scores, stop - 1)[:stop]
@@ -397,7 +414,8 @@ class SearchIndex:
         terms = highlight_terms(clauses) if snippets else []
         hits = []
         for i in top:
-            stored = self._searcher.stored_fields(int(candidates[i]))
+            with _reading(self.index_dir):
+                stored = self._searcher.stored_fields(int(candidates[i]))
             text, spans = snippet(stored.get("body", ""), terms) if snippets else ("", [])
             title = stored.get("title", "")
             hits.append(Hit(
@@ -410,18 +428,11 @@ class SearchIndex:
                        relaxed=relaxed)
 
     def get(self, doc_id: str) -> Document | None:
-        stored = self._searcher.document(id=doc_id)
+        with _reading(self.index_dir):
+            stored = self._searcher.document(id=doc_id)
         if stored is None:
             return None
         return Document(id=stored["id"], kind=stored["kind"], title=stored.get("title", ""),
                         body=stored.get("body", ""), date=stored.get("date"), category=stored.get("category"),
                         sources=list(stored.get("sources", [])), url=stored.get("url"),
                         disclaimer=stored.get("disclaimer"))
-
-    def ids(self) -> Iterator[str]:
-        for stored in self._searcher.all_stored_fields():
-            yield stored["id"]
-
-
-def index_exists(index_dir: str) -> bool:
-    return os.path.exists(os.path.join(index_dir, "CURRENT"))

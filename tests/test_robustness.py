@@ -1,0 +1,129 @@
+"""Hostile input: arbitrary text for the parser, analyzer and search, and a
+damaged index.  The property tests run a few hundred examples by default;
+`pytest -m fuzz` runs 10,000 each."""
+
+import os
+
+import pytest
+from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from searchkit import QuerySyntaxError, SearchIndex
+from searchkit.analysis import char_tokens, word_tokens
+from searchkit.cli import main
+from searchkit.errors import IndexUnreadableError
+from searchkit.indexer import build_index, current_generation
+from searchkit.pages import KINDS, PageError, parse_page
+from searchkit.text import normalize
+
+# Han, kana, Latin, digits, punctuation the pages use, controls and emoji.
+TEXT = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=300) | st.text(
+    st.sampled_from(list("医保卡北京二月闹痛 ,。、:：-•\n\r\t\"()一1.健康新闻2025-03-31相关推荐提示首页顶部ＨＰＶ醫😀\x00")),
+    max_size=300)
+FEW = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+MANY = settings(max_examples=10_000, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+def check_parser(text):
+    try:
+        records = parse_page(text, "fuzz.txt")
+    except PageError:
+        return
+    assert records[0].kind == "article" and records[0].title
+    for r in records:
+        assert r.kind in KINDS and isinstance(r.body, str) and r.id
+        assert r.date is None or len(r.date) == 10
+
+
+def check_analyzer(text):
+    n = normalize(text)
+    for tokens in (char_tokens(n.text), word_tokens(n.text)):
+        for t, _, s, e in tokens:
+            assert 0 <= s < e <= len(n.text) and n.text[s:e] == t
+            a, b = n.to_original(s, e)
+            assert 0 <= a <= b <= len(text)
+
+
+def check_search(ix, query):
+    try:
+        res = ix.search(query, limit=5)
+    except QuerySyntaxError as e:
+        assert "\n" not in str(e)
+        return
+    for h in res:
+        for s, e in h.highlights:
+            assert 0 <= s < e <= len(h.snippet)
+
+
+@FEW
+@given(TEXT)
+def test_parser_never_raises(text):
+    check_parser(text)
+
+
+@FEW
+@given(TEXT)
+def test_analyzer_offsets_stay_in_the_text(text):
+    check_analyzer(text)
+
+
+@FEW
+@given(TEXT)
+def test_search_on_arbitrary_text(seeds_search, text):
+    check_search(seeds_search, text)
+
+
+@pytest.mark.fuzz
+@MANY
+@given(TEXT)
+def test_fuzz_parser(text):
+    check_parser(text)
+
+
+@pytest.mark.fuzz
+@MANY
+@given(TEXT)
+def test_fuzz_analyzer(text):
+    check_analyzer(text)
+
+
+@pytest.mark.fuzz
+@MANY
+@given(TEXT)
+def test_fuzz_search(seeds_search, text):
+    check_search(seeds_search, text)
+
+
+@pytest.mark.parametrize("query", ["AND OR NOT", "((((", '"""', "title:", "😀😀", "\x00\x07", "的了吗", "-医保",
+                                   "医" * 100_000, "title:\"\"", "NOT NOT 医保", "医保 AND AND 北京"])
+def test_hostile_queries_get_a_result_or_one_line(seeds_index, query):
+    r = CliRunner().invoke(main, ["search", query, "--index-dir", seeds_index])
+    assert r.exit_code in (0, 1, 2), r.output
+    if r.exit_code == 2:
+        assert len(r.output.strip().splitlines()) == 1 and "Traceback" not in r.output
+
+
+def test_truncated_segment_says_rebuild(seeds_copy, tmp_path):
+    idx = str(tmp_path / "ix")
+    build_index([str(seeds_copy)], idx)
+    gen = current_generation(idx)
+    seg = next(os.path.join(gen, f) for f in os.listdir(gen) if f.endswith(".seg"))
+    with open(seg, "r+b") as f:
+        f.truncate(os.path.getsize(seg) // 3)
+    with pytest.raises(IndexUnreadableError) as e:
+        with SearchIndex.open(idx) as ix:
+            ix.search("医保")
+    assert "--rebuild" in str(e.value)
+    r = CliRunner().invoke(main, ["search", "医保", "--index-dir", idx])
+    assert r.exit_code == 2 and "rebuild" in r.output
+    # and a rebuild repairs it
+    build_index([str(seeds_copy)], idx, rebuild=True)
+    with SearchIndex.open(idx) as ix:
+        assert ix.search("医保").total > 0
+
+
+def test_a_directory_that_is_not_an_index(tmp_path):
+    (tmp_path / "notes.txt").write_text("hello")
+    r = CliRunner().invoke(main, ["search", "医保", "--index-dir", str(tmp_path)])
+    assert r.exit_code == 2 and "searchkit index" in r.output
