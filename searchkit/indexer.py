@@ -255,6 +255,7 @@ def _update(index_dir: str, paths: list[str], pointer: dict, report: BuildReport
     gen_dir = os.path.join(index_dir, pointer["current"])
     try:
         ix = whoosh_index.open_dir(gen_dir)
+        ix.reader().close()  # opens every segment: a damaged index is refused, not extended
     except (WhooshIndexError, OSError, EOFError, ValueError) as e:
         raise IndexUnreadableError(f"the index at {index_dir} cannot be opened ({e.__class__.__name__}); "
                                    "rebuild it with: searchkit index --rebuild") from None

@@ -16,7 +16,10 @@ from .pages import ARTICLE, PageError, Record, parse_page
 
 PAGE_SUFFIXES = (".txt",)
 JSONL_SUFFIXES = (".jsonl",)
-MAX_FILE_BYTES = 64 * 1024 * 1024
+# A real health page is tens of kilobytes; anything this big is a scraper
+# accident that would hold up a build for minutes.
+MAX_PAGE_BYTES = 8 * 1024 * 1024
+MAX_TEXT_CHARS = 4 * 1024 * 1024
 
 
 class DecodeError(ValueError):
@@ -55,8 +58,11 @@ def decode(data: bytes) -> str:
         data = data[3:]
     try:
         return data.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
+    except UnicodeDecodeError as e:
+        if e.reason == "unexpected end of data":
+            # A UTF-8 file cut off mid-character: keep what is whole rather
+            # than misread the whole file as GB18030.
+            return data[:e.start].decode("utf-8")
     try:
         return data.decode("gb18030")
     except UnicodeDecodeError:
@@ -101,8 +107,8 @@ def digest_of(data: bytes) -> str:
 
 def read_bytes(path: str) -> bytes:
     size = os.path.getsize(path)
-    if size > MAX_FILE_BYTES and not path.endswith(JSONL_SUFFIXES):
-        raise DecodeError(f"page too large ({size // (1024 * 1024)} MB > {MAX_FILE_BYTES // (1024 * 1024)} MB)")
+    if size > MAX_PAGE_BYTES and not path.endswith(JSONL_SUFFIXES):
+        raise DecodeError(f"page too large ({size / 2**20:.0f} MB; the limit is {MAX_PAGE_BYTES // 2**20} MB)")
     with open(path, "rb") as f:
         return f.read()
 
@@ -115,6 +121,8 @@ def _jsonl_record(obj: object) -> Record:
         raise ValueError("missing or invalid 'id'")
     if not isinstance(text, str):
         raise ValueError("missing 'text' or not a string")
+    if len(text) > MAX_TEXT_CHARS:
+        raise ValueError(f"'text' too large ({len(text)} characters; the limit is {MAX_TEXT_CHARS})")
     extra = {}
     for key in ("title", "date", "category", "url"):
         value = obj.get(key)
