@@ -2,18 +2,22 @@
 
 Exit codes: 0 success, 1 no results, 2 usage/index/query errors, 3 the
 index is locked by another run.  User mistakes print one line, never a
-traceback.
+traceback.  Settings: flags > environment > searchkit.toml /
+[tool.searchkit] (see :mod:`searchkit.config`) > defaults.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import sys
+import time
 from functools import wraps
 
 import click
 
-from . import __version__
+from . import __version__, config
 from .errors import SearchkitError
 
 DEFAULT_SOURCES = "seeds"
@@ -41,26 +45,66 @@ def _index_dir_option(fn):
                         type=click.Path(file_okay=False), help="Index directory (env: SEARCHKIT_INDEX).")(fn)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def _json_option(fn):
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON.")(fn)
+
+
+def _open(index_dir: str):
+    from .search import SearchIndex
+
+    return SearchIndex.open(index_dir)
+
+
+def _style():
+    from .render import Style
+
+    return Style.for_stream(sys.stdout.isatty())
+
+
+def _width() -> int | None:
+    return shutil.get_terminal_size().columns if sys.stdout.isatty() else None
+
+
+class _Main(click.Group):
+    def main(self, *args, **kwargs):
+        try:
+            settings, _ = config.load()
+        except SearchkitError as e:
+            _fail(str(e), e.exit_code)
+        kwargs.setdefault("default_map", config.default_map(settings))
+        return super().main(*args, **kwargs)
+
+
+@click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="searchkit")
-def main() -> None:
+@click.option("-q", "--quiet", is_flag=True, help="Print only results and errors.")
+@click.option("-v", "--verbose", is_flag=True, help="Also print timings and every skipped file.")
+@click.pass_context
+def main(ctx: click.Context, quiet: bool, verbose: bool) -> None:
     """Full-text search for Chinese health articles."""
+    ctx.obj = {"quiet": quiet, "verbose": verbose and not quiet}
 
 
 class _Progress:
-    """A progress bar on stderr, only when stderr is a terminal."""
+    """A progress bar with rate and ETA on stderr, only on a terminal."""
 
-    def __init__(self) -> None:
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled and sys.stderr.isatty()
         self.bar = None
         self.done = 0
+        self.start = time.monotonic()
+
+    def _rate(self, _item) -> str:
+        return f"{self.done / max(time.monotonic() - self.start, 1e-6):.0f} records/s"
 
     def __call__(self, done: int, total: int) -> None:
-        if not sys.stderr.isatty():
+        if not self.enabled:
             return
         if self.bar is None:
-            self.bar = click.progressbar(length=total, label="indexing", file=sys.stderr, show_pos=True)
+            self.bar = click.progressbar(length=total, label="indexing", file=sys.stderr, show_pos=True,
+                                         show_eta=True, item_show_func=self._rate)
             self.bar.__enter__()
-        self.bar.update(done - self.done)
+        self.bar.update(done - self.done, current_item=done)
         self.done = done
 
     def close(self) -> None:
@@ -74,29 +118,35 @@ class _Progress:
 @click.option("--rebuild", is_flag=True, help="Build from scratch and swap the new index in atomically.")
 @click.option("--wait", default=5.0, show_default=True, help="Seconds to wait for another run's lock.")
 @click.option("--strict", is_flag=True, help="Exit 2 if any file or line was skipped.")
+@click.pass_obj
 @handle_errors
-def index(sources: tuple[str, ...], index_dir: str, rebuild: bool, wait: float, strict: bool) -> None:
+def index(obj: dict, sources: tuple[str, ...], index_dir: str, rebuild: bool, wait: float, strict: bool) -> None:
     """Index SOURCES: .txt pages and .jsonl files, or directories of them
-    (default: seeds/).  Incremental unless --rebuild."""
+    (default: the `sources` setting, else seeds/).  Incremental unless --rebuild."""
     from .indexer import build_index
 
-    paths = list(sources) or [DEFAULT_SOURCES]
-    if not sources and not os.path.isdir(DEFAULT_SOURCES):
+    configured = click.get_current_context().default_map or {}
+    paths = list(sources) or list(configured.get("sources") or [DEFAULT_SOURCES])
+    if not sources and not configured.get("sources") and not os.path.isdir(DEFAULT_SOURCES):
         _fail("no SOURCES given and no seeds/ directory here; name files or directories to index", 2)
-    progress = _Progress()
+    progress = _Progress(enabled=not obj["quiet"])
     try:
         report = build_index(paths, index_dir, rebuild=rebuild, wait=wait, progress=progress)
     finally:
         progress.close()
-    for name in report.cleaned:
-        click.echo(f"searchkit: removed leftover {name} from an interrupted run", err=True)
-    for w in report.warnings:
-        click.echo(f"searchkit: warning: {w}", err=True)
-    how = "rebuilt" if report.rebuilt else "updated"
-    click.echo(f"{how} {report.index_dir}: {report.files} files read ({report.changed_files} new or changed, "
-               f"{report.removed_files} removed), {report.articles} articles and {report.cards} cards indexed, "
-               f"{report.deleted} records replaced or removed, {len(report.warnings)} skipped, "
-               f"{report.seconds:.2f}s")
+    if not obj["quiet"]:
+        for name in report.cleaned:
+            click.echo(f"searchkit: removed leftover {name} from an interrupted run", err=True)
+        shown = report.warnings if obj["verbose"] else report.warnings[:20]
+        for w in shown:
+            click.echo(f"searchkit: warning: {w}", err=True)
+        if len(shown) < len(report.warnings):
+            click.echo(f"searchkit: … and {len(report.warnings) - len(shown)} more warnings (-v lists all)", err=True)
+        how = "rebuilt" if report.rebuilt else "updated"
+        click.echo(f"{how} {report.index_dir}: {report.files} files read ({report.changed_files} new or changed, "
+                   f"{report.removed_files} removed), {report.articles} articles and {report.cards} cards indexed, "
+                   f"{report.deleted} records replaced or removed, {len(report.warnings)} skipped, "
+                   f"{report.seconds:.2f}s")
     if strict and report.warnings:
         _fail(f"{len(report.warnings)} files or lines skipped (--strict)", 2)
 
@@ -109,25 +159,44 @@ def index(sources: tuple[str, ...], index_dir: str, rebuild: bool, wait: float, 
 @click.option("--kind", type=click.Choice(["article", "card"]))
 @click.option("--since", metavar="YYYY-MM-DD", help="Only records dated on or after this day.")
 @click.option("--until", metavar="YYYY-MM-DD", help="Only records dated on or before this day.")
-@click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")
+@click.option("--facet", "facet_filters", multiple=True, metavar="NAME=VALUE",
+              help="Only records with this facet value (kind, category, month, city); repeatable.")
+@click.option("--facets", "show_facets", is_flag=True, help="Print counts by kind, category, month and city.")
+@click.option("--sort", type=click.Choice(["relevance", "date"]), default="relevance", show_default=True)
+@click.option("--no-suggest", is_flag=True, help="Do not suggest a better query.")
+@_json_option
+@click.pass_obj
 @handle_errors
-def search(words: tuple[str, ...], index_dir: str, limit: int, page: int, kind: str | None, since: str | None,
-           until: str | None, as_json: bool) -> None:
+def search(obj: dict, words: tuple[str, ...], index_dir: str, limit: int, page: int, kind: str | None,
+           since: str | None, until: str | None, facet_filters: tuple[str, ...], show_facets: bool, sort: str,
+           no_suggest: bool, as_json: bool) -> None:
     """Search the index for QUERY (its words may be given unquoted; -word
     excludes).  Exit 1 when nothing matches."""
-    from .render import Style, format_results, results_json
-    from .search import SearchIndex
+    from .facets import parse_facet_filters
+    from .render import format_facets, format_notes, format_results, results_json
 
     typo = next((w for w in words if w.startswith("--") and w[2:3].isalpha()), None)
     if typo:
         _fail(f"no such option: {typo} (see searchkit search --help)", 2)
     query = " ".join(words)
-    with SearchIndex.open(index_dir) as ix:
-        results = ix.search(query, limit=limit, page=page, kind=kind, since=since, until=until)
+    filters = parse_facet_filters(facet_filters)
+    start = time.perf_counter()
+    with _open(index_dir) as ix:
+        results = ix.search(query, limit=limit, page=page, kind=kind, since=since, until=until,
+                            facets=filters if (show_facets or as_json or filters) else None, sort=sort,
+                            suggest=not no_suggest)
+    elapsed = time.perf_counter() - start
     if as_json:
         click.echo(results_json(results))
-    elif results.hits:
-        click.echo(format_results(results, Style.for_stream(sys.stdout.isatty())))
+    else:
+        for note in format_notes(results):
+            click.echo(note, err=True)
+        if results.hits:
+            click.echo(format_results(results, _style(), _width()))
+        if show_facets:
+            click.echo(format_facets(results.facets))
+        if obj["verbose"]:
+            click.echo(f"searchkit: {elapsed * 1000:.1f} ms", err=True)
     if not results.hits:
         if not as_json:
             click.echo(f"searchkit: no results for {query!r}", err=True)
@@ -137,38 +206,86 @@ def search(words: tuple[str, ...], index_dir: str, limit: int, page: int, kind: 
 @main.command()
 @click.argument("doc_id")
 @_index_dir_option
-@click.option("--json", "as_json", is_flag=True)
+@_json_option
 @handle_errors
 def show(doc_id: str, index_dir: str, as_json: bool) -> None:
     """Print one record in full."""
     from .render import document_json, format_document
-    from .search import SearchIndex
 
-    with SearchIndex.open(index_dir) as ix:
+    with _open(index_dir) as ix:
         doc = ix.get(doc_id)
     if doc is None:
         _fail(f"no record with id {doc_id!r}", 1)
     click.echo(document_json(doc) if as_json else format_document(doc))
 
 
+@main.command()
+@click.argument("doc_id")
+@_index_dir_option
+@click.option("--limit", "-n", default=10, show_default=True, type=click.IntRange(1, 1000))
+@_json_option
+@handle_errors
+def similar(doc_id: str, index_dir: str, limit: int, as_json: bool) -> None:
+    """Records like DOC_ID (more like this)."""
+    from .render import format_hit, hit_dict
+
+    with _open(index_dir) as ix:
+        hits = ix.similar(doc_id, limit=limit)
+    if as_json:
+        click.echo(json.dumps({"id": doc_id, "hits": [hit_dict(h) for h in hits]}, ensure_ascii=False, indent=2))
+    else:
+        click.echo("\n\n".join(format_hit(i, h, _style(), _width()) for i, h in enumerate(hits, start=1)))
+    if not hits:
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("prefix")
+@_index_dir_option
+@click.option("--limit", "-n", default=10, show_default=True, type=click.IntRange(1, 100))
+@_json_option
+@handle_errors
+def suggest(prefix: str, index_dir: str, limit: int, as_json: bool) -> None:
+    """Complete PREFIX (Hanzi or pinyin) from titles and indexed words."""
+    with _open(index_dir) as ix:
+        found = ix.suggest(prefix, limit=limit)
+    if as_json:
+        click.echo(json.dumps([s.__dict__ for s in found], ensure_ascii=False))
+    else:
+        for s in found:
+            click.echo(f"{s.text}\t{s.kind}\t{s.count}")
+    if not found:
+        sys.exit(1)
+
+
+@main.command()
+@_index_dir_option
+@_json_option
+@handle_errors
+def stats(index_dir: str, as_json: bool) -> None:
+    """Documents by kind, vocabulary, size on disk, last build, sources."""
+    from .render import format_stats
+
+    with _open(index_dir) as ix:
+        st = ix.stats()
+    click.echo(json.dumps(st.__dict__, ensure_ascii=False, indent=2) if as_json else format_stats(st))
+
+
 @main.command(name="eval")
 @click.argument("queries", type=click.Path(dir_okay=False))
 @click.argument("qrels", type=click.Path(dir_okay=False))
 @_index_dir_option
-@click.option("--json", "as_json", is_flag=True)
+@_json_option
 @click.option("--per-query", is_flag=True, help="Also list the worst queries.")
 @click.option("--worst", default=20, show_default=True, help="How many worst queries --per-query lists.")
 @handle_errors
 def eval_(queries: str, qrels: str, index_dir: str, as_json: bool, per_query: bool, worst: int) -> None:
     """nDCG@10, MRR@10 and Recall@100 of the index on judged QUERIES (qid<TAB>text)
     and QRELS (qid<TAB>docid<TAB>relevance)."""
-    import json
-
     from .evaluate import evaluate, read_qrels, read_queries
-    from .search import SearchIndex
 
     qs, rels = read_queries(queries), read_qrels(qrels)
-    with SearchIndex.open(index_dir) as ix:
+    with _open(index_dir) as ix:
         report = evaluate(ix, qs, rels)
     ranked = sorted(report.per_query, key=lambda s: (s.ndcg10, s.mrr10))[:worst]
     if as_json:

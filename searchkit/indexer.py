@@ -27,6 +27,7 @@ from typing import Callable, Iterator
 
 from . import sources as src
 from .errors import IndexLockedError, IndexMissingError, IndexUnreadableError, UsageError
+from .facets import places_in
 from .pages import ARTICLE, Record, merge_records
 from .schema import FORMAT_VERSION
 
@@ -36,6 +37,7 @@ _GEN_PREFIX = "gen-"
 _IGNORABLE = ("README", ".gitkeep", ".gitignore")
 
 Progress = Callable[[int, int], None]
+PARALLEL_FROM = 2000  # records; below this, worker start-up costs more than it saves
 
 
 @dataclass
@@ -183,6 +185,7 @@ def _document(r: Record) -> dict:
         "id": r.id, "kind": r.kind, "title": r.title, "headings": "\n".join(r.headings), "body": r.body,
         "title_chars": r.title, "chars": r.body, "sources": r.sources, "date": r.date,
         "category": r.category, "url": r.url, "disclaimer": r.disclaimer or None,
+        "city": " ".join(places_in(r.title)) or None,
     }
     return {k: v for k, v in doc.items() if v is not None}
 
@@ -231,7 +234,13 @@ def _rebuild(index_dir: str, paths: list[str], pointer: dict | None, report: Bui
     loaded = _load_all(paths, report)
     records = merge_records([r for sf in loaded.values() for r in sf.records])
     ix = whoosh_index.create_in(gen_dir, make_schema())
-    writer = ix.writer(limitmb=256)
+    # Analysis (jieba) dominates: large builds fan out to one worker process
+    # per core, each writing its own segment; the reader handles several.
+    procs = min(os.cpu_count() or 1, 4) if len(records) >= PARALLEL_FROM else 1
+    if procs > 1:
+        writer = ix.writer(procs=procs, multisegment=True, limitmb=128, batchsize=256, start_method="spawn")
+    else:
+        writer = ix.writer(limitmb=256)
     try:
         _add(writer, records, report, progress)
     except BaseException:
@@ -239,7 +248,7 @@ def _rebuild(index_dir: str, paths: list[str], pointer: dict | None, report: Bui
         raise
     _write_atomic(manifest_path(gen_dir, ix.latest_generation() + 1),
                   _manifest({p: _entry(sf) for p, sf in loaded.items() if sf.digest}))
-    writer.commit(optimize=True)
+    writer.commit(optimize=procs == 1)
     ix.close()
     _fsync_dir(gen_dir)
     _write_atomic(os.path.join(index_dir, POINTER),

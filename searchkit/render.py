@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import json
 import os
+import unicodedata
 from dataclasses import dataclass
 
-from .search import Document, Hit, Results
+from .search import Document, Hit, Results, Stats
 
 
 @dataclass(frozen=True)
@@ -42,21 +43,76 @@ def display_path(path: str) -> str:
     return path if rel.startswith("..") else rel
 
 
-def format_hit(rank: int, hit: Hit, style: Style) -> str:
+def _cells(ch: str) -> int:
+    return 2 if unicodedata.east_asian_width(ch) in "WF" else 1
+
+
+def fit(text: str, spans: list[tuple[int, int]], cells: int | None) -> tuple[str, list[tuple[int, int]]]:
+    """Cut ``text`` to ``cells`` terminal columns (wide characters take two),
+    at a character boundary, with … at the cut; spans are clipped to match."""
+    if cells is None:
+        return text, spans
+    used = 0
+    for i, ch in enumerate(text):
+        used += _cells(ch)
+        if used > cells - 1:
+            kept = text[:i] + "…"
+            return kept, [(s, min(e, i)) for s, e in spans if s < i]
+    return text, spans
+
+
+def format_hit(rank: int, hit: Hit, style: Style, width: int | None = None) -> str:
     meta = " · ".join(x for x in (hit.kind, hit.date, hit.category) if x)
-    lines = [f"{rank:>2}. {mark(hit.title, hit.title_highlights, style)}  ({meta}, score {hit.score:.2f})"]
+    tail = f"  ({meta}, score {hit.score:.2f})"
+    room = None if width is None else max(width - 4 - len(tail), 10)
+    title, tspans = fit(hit.title, hit.title_highlights, room)
+    lines = [f"{rank:>2}. {mark(title, tspans, style)}{tail}"]
     where = ", ".join(display_path(s) for s in hit.sources[:3])
     if len(hit.sources) > 3:
         where += f" (+{len(hit.sources) - 3} more)"
     lines.append(f"    {hit.id}  {where}" if where else f"    {hit.id}")
     if hit.snippet:
-        lines.append(f"    …{mark(hit.snippet, hit.highlights, style)}…")
+        body, spans = fit(hit.snippet, hit.highlights, None if width is None else max(width - 6, 10) * 2)
+        lines.append(f"    …{mark(body, spans, style)}…")
     return "\n".join(lines)
 
 
-def format_results(results: Results, style: Style) -> str:
+def format_notes(results: Results) -> list[str]:
+    """What the engine did to the query, for stderr."""
+    notes = []
+    if results.pinyin:
+        notes.append(f"searchkit: read as pinyin: {' '.join(results.pinyin)}")
+    if results.relaxed:
+        notes.append("searchkit: no exact match for the required words or phrases; showing partial matches")
+    if results.suggestion:
+        notes.append(f"searchkit: did you mean: {results.suggestion}")
+    return notes
+
+
+def format_facets(facets: dict[str, dict[str, int]], top: int = 8) -> str:
+    lines = ["facets:"]
+    for name, counts in facets.items():
+        shown = ", ".join(f"{v} {c}" for v, c in list(counts.items())[:top])
+        more = f" (+{len(counts) - top} more)" if len(counts) > top else ""
+        lines.append(f"  {name}: {shown or '-'}{more}")
+    return "\n".join(lines)
+
+
+def format_stats(st: Stats) -> str:
+    docs = ", ".join(f"{n} {k}s" for k, n in st.documents.items())
+    lines = [f"index       {st.index_dir}", f"documents   {sum(st.documents.values())} ({docs})",
+             f"vocabulary  {st.vocabulary} words", f"size        {st.size_bytes / 1e6:.1f} MB in {st.segments} segment(s)",
+             f"built       {st.built or 'unknown'}", f"format      {st.format_version}",
+             f"sources     {len(st.sources)} files"]
+    lines += [f"  {display_path(s)}" for s in st.sources[:10]]
+    if len(st.sources) > 10:
+        lines.append(f"  … and {len(st.sources) - 10} more")
+    return "\n".join(lines)
+
+
+def format_results(results: Results, style: Style, width: int | None = None) -> str:
     first = (results.page - 1) * results.limit + 1
-    parts = [format_hit(first + i, h, style) for i, h in enumerate(results.hits)]
+    parts = [format_hit(first + i, h, style, width) for i, h in enumerate(results.hits)]
     shown = f"{first}-{first + len(results.hits) - 1}" if results.hits else "none"
     parts.append(f"{results.total} results for {results.query!r} (showing {shown})")
     return "\n\n".join(parts)
@@ -72,7 +128,9 @@ def hit_dict(hit: Hit) -> dict:
 
 def results_json(results: Results) -> str:
     return json.dumps({"query": results.query, "total": results.total, "page": results.page,
-                       "hits": [hit_dict(h) for h in results.hits]}, ensure_ascii=False, indent=2)
+                       "relaxed": results.relaxed, "suggestion": results.suggestion, "pinyin": results.pinyin,
+                       "facets": results.facets, "hits": [hit_dict(h) for h in results.hits]},
+                      ensure_ascii=False, indent=2)
 
 
 def format_document(doc: Document) -> str:

@@ -7,13 +7,13 @@ match above a character match; only the character fields keep positions
 
 from __future__ import annotations
 
-from whoosh.fields import ID, STORED, TEXT, Schema
+from whoosh.fields import ID, KEYWORD, STORED, TEXT, Schema
 
 from .analysis import CharAnalyzer, WordAnalyzer
 
 # Bump when the schema, the analyzers or the on-disk layout change in a way an
 # old index cannot serve: the reader then asks for `searchkit index --rebuild`.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 WORD_FIELDS = ("title", "headings", "body")
 CHAR_FIELDS = ("title_chars", "chars")
@@ -31,6 +31,7 @@ def make_schema() -> Schema:
         chars=TEXT(analyzer=chars, phrase=True),
         date=ID(stored=True),
         category=ID(stored=True),
+        city=KEYWORD(stored=True, scorable=False),  # places named in the title, for facets
         sources=STORED(),
         url=STORED(),
         disclaimer=STORED(),

@@ -10,6 +10,7 @@ typed, and character-level matches only ever add to word matches.
 from __future__ import annotations
 
 import datetime
+import os
 import pickle
 import struct
 import zlib
@@ -27,7 +28,10 @@ from .highlight import find_spans, snippet
 from .indexer import current_generation, default_index_dir
 from .pages import KINDS
 from .query import MUST, NOT, SHOULD, Clause, parse_query
+from .facets import FacetIndex
+from .schema import FORMAT_VERSION, WORD_FIELDS
 from .scoring import Postings, bm25
+from .suggest import PINYIN_QUERY, Suggestion, Vocabulary
 from .text import norm
 
 
@@ -304,6 +308,9 @@ class Results:
     limit: int
     hits: list[Hit]
     relaxed: bool = False  # required words/phrases matched nothing and were made optional
+    suggestion: str | None = None  # did you mean…, for zero- or low-hit queries
+    pinyin: list[str] = field(default_factory=list)  # Hanzi words a pinyin query was read as
+    facets: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def __iter__(self) -> Iterator[Hit]:
         return iter(self.hits)
@@ -327,6 +334,23 @@ class Document:
     disclaimer: str | None
 
 
+@dataclass
+class Stats:
+    index_dir: str
+    format_version: int
+    documents: dict[str, int]
+    vocabulary: int
+    size_bytes: int
+    segments: int
+    built: str | None
+    sources: list[str]
+
+
+SORTS = ("relevance", "date")
+LOW_HITS = 3  # below this many results, suggest a better query
+PINYIN_MIN_HITS = 3  # a pinyin-looking query whose letters match fewer documents is read as Hanzi
+
+
 class SearchIndex:
     """A searchable index.  Open it once and reuse it: the searcher and the
     decoded posting lists are kept between queries."""
@@ -336,11 +360,13 @@ class SearchIndex:
 
         self.index_dir = index_dir
         self.ranking = ranking or Ranking()
-        gen_dir = current_generation(index_dir)
+        self._gen_dir = current_generation(index_dir)
         with _reading(index_dir):
-            self._ix = whoosh_index.open_dir(gen_dir)
+            self._ix = whoosh_index.open_dir(self._gen_dir)
             self._searcher = self._ix.searcher()
             self._postings = Postings(self._searcher)
+        self._vocab: Vocabulary | None = None
+        self._facets: FacetIndex | None = None
 
     @classmethod
     def open(cls, index_dir: str | None = None, ranking: Ranking | None = None) -> SearchIndex:
@@ -362,7 +388,23 @@ class SearchIndex:
     def __len__(self) -> int:
         return self._postings.doc_count
 
-    def _filter(self, kind: str | None, since: str | None, until: str | None) -> np.ndarray:
+    @property
+    def vocabulary(self) -> Vocabulary:
+        """Built on first use (pinyin, suggestions): a plain search never pays for it."""
+        if self._vocab is None:
+            with _reading(self.index_dir):
+                self._vocab = Vocabulary(self._searcher)
+        return self._vocab
+
+    @property
+    def facet_index(self) -> FacetIndex:
+        if self._facets is None:
+            with _reading(self.index_dir):
+                self._facets = FacetIndex(self._postings, self._searcher)
+        return self._facets
+
+    def _filter(self, kind: str | None, since: str | None, until: str | None,
+                facets: dict[str, str] | None) -> np.ndarray:
         keep = self._postings.live.copy()
         if kind:
             if kind not in KINDS:
@@ -377,55 +419,98 @@ class SearchIndex:
             mask = np.zeros_like(keep)
             mask[list(self._searcher.docs_for_query(wq.TermRange("date", since, until)))] = True
             keep &= mask
+        if facets:
+            keep &= self.facet_index.mask(facets)
         return keep
 
-    def _rank(self, clauses: list[Clause], keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        scores, matched = _Matcher(self._postings, self._searcher, self.ranking).run(clauses)
-        candidates = np.flatnonzero(matched & keep)
-        return candidates, scores[candidates]
+    def _rank(self, clauses: list[Clause]) -> tuple[np.ndarray, np.ndarray]:
+        return _Matcher(self._postings, self._searcher, self.ranking).run(clauses)
+
+    def _pinyin(self, query: str, clauses: list[Clause], scores: np.ndarray, matched: np.ndarray,
+                keep: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        """Read a pure-letters query as pinyin when its letters match little.
+        Letter matches stay ranked above every pinyin match."""
+        n = norm(query).strip()
+        if not PINYIN_QUERY.match(n) or np.count_nonzero(matched & keep) >= PINYIN_MIN_HITS:
+            return scores, matched, []
+        words = self.vocabulary.from_pinyin(n)
+        if not words:
+            return scores, matched, []
+        extra, extra_matched = self._rank([Clause(SHOULD, w) for w in words])
+        top = float(extra.max()) if extra.size else 0.0
+        combined = np.where(matched, scores + top + 1.0, extra)
+        return combined.astype(np.float32), matched | extra_matched, words
 
     def search(self, query: str, limit: int = 10, page: int = 1, kind: str | None = None,
-               since: str | None = None, until: str | None = None, snippets: bool = True) -> Results:
+               since: str | None = None, until: str | None = None, snippets: bool = True,
+               facets: dict[str, str] | None = None, sort: str = "relevance", suggest: bool = True) -> Results:
         """Ranked hits for ``query`` (see :mod:`searchkit.query` for the
-        syntax).  When required words or phrases match nothing, the query is
-        retried with them optional and ``Results.relaxed`` is set.
+        syntax), filtered by kind, date range and facet values.
+
+        When required words or phrases match nothing, the query is retried
+        with them optional (``Results.relaxed``).  A pure-letters query that
+        matches little is also read as pinyin (``Results.pinyin``).  With
+        ``suggest``, a zero- or low-hit query gets ``Results.suggestion``.
         ``snippets=False`` skips highlighting (evaluation, ids only).
         Raises QuerySyntaxError or UsageError on bad input."""
         if limit < 1 or page < 1:
             raise UsageError("limit and page must be at least 1")
+        if sort not in SORTS:
+            raise UsageError(f"sort must be one of {', '.join(SORTS)}, not {sort!r}")
         clauses = parse_query(query)
         if not any(c.is_group or phrase_parts(norm(c.text)) for c in clauses if c.occur != NOT):
             raise QuerySyntaxError("the query has no searchable words (only punctuation or symbols)")
         with _reading(self.index_dir):
-            keep = self._filter(kind, since, until)
-            candidates, scores = self._rank(clauses, keep)
+            keep = self._filter(kind, since, until, facets)
+            scores, matched = self._rank(clauses)
             relaxed = False
-            if not candidates.size and any(c.occur == MUST or c.phrase for c in clauses):
+            if not np.any(matched & keep) and any(c.occur == MUST or c.phrase for c in clauses):
                 clauses = _relax(clauses)
-                candidates, scores = self._rank(clauses, keep)
+                scores, matched = self._rank(clauses)
                 relaxed = True
-        stop = page * limit
+            scores, matched, pinyin = self._pinyin(query, clauses, scores, matched, keep)
+            candidates = np.flatnonzero(matched & keep)
+            order = self._order(candidates, scores[candidates], sort, page * limit)[(page - 1) * limit:]
+            terms = (highlight_terms(clauses) + pinyin) if snippets else []
+            hits = [self._hit(int(candidates[i]), float(scores[candidates[i]]), terms, snippets) for i in order]
+            counts = self.facet_index.counts(matched & keep) if facets is not None else {}
+        suggestion = None
+        if suggest and not pinyin and (candidates.size < LOW_HITS or self._unknown_words(clauses)):
+            with _reading(self.index_dir):
+                suggestion = self.vocabulary.correct(query)
+        return Results(query=query, total=int(candidates.size), page=page, limit=limit, hits=hits,
+                       relaxed=relaxed, suggestion=suggestion, pinyin=pinyin, facets=counts)
+
+    def _unknown_words(self, clauses: list[Clause]) -> bool:
+        """Does a clause hold a Han word no document has (a likely typo)?
+        Checked on posting lists, so the vocabulary is built only then."""
+        for c in clauses:
+            if c.is_group or c.occur == NOT:
+                continue
+            for w, *_ in word_tokens(norm(c.text)):
+                if len(w) > 1 and not w.isascii() and not any(self._postings.docs(f, w).size for f in WORD_FIELDS):
+                    return True
+        return False
+
+    def _order(self, candidates: np.ndarray, scores: np.ndarray, sort: str, stop: int) -> np.ndarray:
+        """Positions (into candidates) of the first ``stop`` results."""
+        if sort == "date":  # newest first, then by score; undated last
+            return np.lexsort((candidates, -scores, -self.facet_index.date_rank[candidates]))[:stop]
         if candidates.size > stop:
             top = np.argpartition(-scores, stop - 1)[:stop]
         else:
             top = np.arange(candidates.size)
         # Ties break by document number: stable across runs.
-        top = top[np.lexsort((candidates[top], -scores[top]))][(page - 1) * limit:stop]
-        terms = highlight_terms(clauses) if snippets else []
-        hits = []
-        for i in top:
-            with _reading(self.index_dir):
-                stored = self._searcher.stored_fields(int(candidates[i]))
-            text, spans = snippet(stored.get("body", ""), terms) if snippets else ("", [])
-            title = stored.get("title", "")
-            hits.append(Hit(
-                id=stored["id"], kind=stored["kind"], title=title, score=float(scores[i]),
-                date=stored.get("date"), category=stored.get("category"),
-                sources=list(stored.get("sources", [])), snippet=text, highlights=spans,
-                title_highlights=find_spans(title, terms) if snippets else [], url=stored.get("url"),
-            ))
-        return Results(query=query, total=int(candidates.size), page=page, limit=limit, hits=hits,
-                       relaxed=relaxed)
+        return top[np.lexsort((candidates[top], -scores[top]))]
+
+    def _hit(self, docnum: int, score: float, terms: list[str], snippets: bool) -> Hit:
+        stored = self._searcher.stored_fields(docnum)
+        text, spans = snippet(stored.get("body", ""), terms) if snippets else ("", [])
+        title = stored.get("title", "")
+        return Hit(id=stored["id"], kind=stored["kind"], title=title, score=score, date=stored.get("date"),
+                   category=stored.get("category"), sources=list(stored.get("sources", [])), snippet=text,
+                   highlights=spans, title_highlights=find_spans(title, terms) if snippets else [],
+                   url=stored.get("url"))
 
     def get(self, doc_id: str) -> Document | None:
         with _reading(self.index_dir):
@@ -436,3 +521,61 @@ class SearchIndex:
                         body=stored.get("body", ""), date=stored.get("date"), category=stored.get("category"),
                         sources=list(stored.get("sources", [])), url=stored.get("url"),
                         disclaimer=stored.get("disclaimer"))
+
+    def suggest(self, prefix: str, limit: int = 10) -> list[Suggestion]:
+        """Autocomplete: titles and indexed words starting with ``prefix``
+        (Hanzi or pinyin letters), most frequent first."""
+        if limit < 1:
+            raise UsageError("limit must be at least 1")
+        return self.vocabulary.complete(prefix, limit)
+
+    def similar(self, doc_id: str, limit: int = 10) -> list[Hit]:
+        """Records sharing the key words of ``doc_id`` (its most
+        characteristic words by tf-idf, weighted by it), itself excluded.
+        Raises UsageError for an unknown id."""
+        doc = self.get(doc_id)
+        if doc is None:
+            raise UsageError(f"no record with id {doc_id!r}")
+        keys = self._key_words(doc.title + "\n" + doc.body[:3000])
+        if not keys:
+            return []
+        terms = [(f, w, weight * fb) for w, weight in keys for f, fb in _word_fields(Clause(), self.ranking)]
+        with _reading(self.index_dir):
+            scores = bm25(self._postings, terms, self.ranking.k1, {"title": self.ranking.title_b}, self.ranking.b)
+            self_docs = self._postings.docs("id", doc_id)
+            scores[self_docs] = 0
+            candidates = np.flatnonzero((scores > 0) & self._postings.live)
+            order = self._order(candidates, scores[candidates], "relevance", limit)
+            return [self._hit(int(candidates[i]), float(scores[candidates[i]]), [w for w, _ in keys], True)
+                    for i in order]
+
+    def _key_words(self, text: str, top: int = 12) -> list[tuple[str, float]]:
+        tf: dict[str, int] = {}
+        stops = stopwords()
+        for w, *_ in word_tokens(norm(text)):
+            if len(w) > 1 and w not in stops and not w.isdigit():
+                tf[w] = tf.get(w, 0) + 1
+        n = max(self._postings.doc_count, 1)
+        scored = []
+        for w, f in tf.items():
+            df = max(self._postings.docs("body", w).size, self._postings.docs("title", w).size)
+            if df:
+                scored.append((w, f * np.log(1 + n / df)))
+        scored.sort(key=lambda x: -x[1])
+        best = scored[:top]
+        peak = best[0][1] if best else 1.0
+        return [(w, s / peak) for w, s in best]
+
+    def stats(self) -> Stats:
+        from .indexer import read_manifest
+
+        with _reading(self.index_dir):
+            manifest = read_manifest(self._gen_dir, self._ix.latest_generation())
+            live = self._postings.live
+            documents = {k: int(np.count_nonzero(live[self._postings.docs("kind", k)])) for k in KINDS}
+            vocabulary = len(self.vocabulary.df)
+            segments = len(self._postings.leaves)
+        size = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(self._gen_dir) for f in fs)
+        return Stats(index_dir=self.index_dir, format_version=FORMAT_VERSION, documents=documents,
+                     vocabulary=vocabulary, size_bytes=size, segments=segments, built=manifest.get("built"),
+                     sources=sorted(manifest.get("sources", {})))

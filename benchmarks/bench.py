@@ -1,0 +1,222 @@
+#!/usr/bin/env python3
+"""searchkit against the naive jieba + Whoosh recipe, measured in the same run.
+
+    python benchmarks/bench.py --docs 30000 [--json]     # the reference run
+    python benchmarks/bench.py --quick                   # 3,000 docs, for CI
+
+Generates the corpus with ../shared/bench/make_corpus.py (deterministic), builds
+both indexes in child processes (build seconds, docs/s, MB/s, peak RSS, size on
+disk), runs the real queries of ../shared/corpus/queries_dev.tsv against both
+(search alone, and search + 10 highlighted snippets), times the cold CLI on the
+seeds, an incremental update of one changed page in a page-format index of the
+same size, and prints searchkit/naive ratios.  Figures, not pass/fail: these
+machines are noisy, so compare within one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SHARED = os.environ.get("SEARCHKIT_SHARED", os.path.join(os.path.dirname(ROOT), "shared"))
+
+NAIVE_BUILD = r"""
+import json, sys, warnings
+warnings.filterwarnings("ignore")
+import jieba
+jieba.setLogLevel(60)
+from jieba.analyse import ChineseAnalyzer
+from whoosh.fields import ID, TEXT, Schema
+from whoosh.index import create_in
+analyzer = ChineseAnalyzer()
+schema = Schema(id=ID(stored=True), title=TEXT(stored=True, analyzer=analyzer),
+                content=TEXT(stored=True, analyzer=analyzer))
+ix = create_in(sys.argv[2], schema)
+writer = ix.writer()
+with open(sys.argv[1], encoding="utf-8") as f:
+    for line in f:
+        d = json.loads(line)
+        writer.add_document(id=d["id"], title=d["title"], content=d["text"])
+writer.commit()
+"""
+
+SEARCHKIT_BUILD = r"""
+import sys
+from searchkit.indexer import build_index
+build_index(sys.argv[1:-1], sys.argv[-1], rebuild="--update" not in sys.argv[1:-1])
+"""
+
+
+def child(code: str, *args: str) -> tuple[float, int]:
+    """Run code in a fresh interpreter: (wall seconds, peak RSS bytes)."""
+    start = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-c", code, *args])
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - start
+    if status != 0:
+        raise SystemExit(f"child failed ({status}): {code.splitlines()[1]} {args}")
+    return seconds, usage.ru_maxrss * 1024
+
+
+def du(path: str) -> int:
+    return sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(path) for f in fs)
+
+
+def pct(values: list[float], p: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+
+
+def latency(fn, queries: list[str]) -> dict[str, float]:
+    times = []
+    for q in queries:
+        start = time.perf_counter()
+        fn(q)
+        times.append((time.perf_counter() - start) * 1000)
+    return {"p50_ms": pct(times, 50), "p95_ms": pct(times, 95), "p99_ms": pct(times, 99),
+            "mean_ms": statistics.fmean(times)}
+
+
+def searchkit_queries(index_dir: str, queries: list[str]) -> dict:
+    from searchkit import SearchIndex
+    from searchkit.errors import SearchkitError
+
+    ix = SearchIndex.open(index_dir)
+
+    def run(q, snippets):
+        try:
+            ix.search(q, limit=10, snippets=snippets)
+        except SearchkitError:
+            pass
+    for q in queries[:50]:  # warm the process as a long-lived server would be
+        run(q, True)
+    return {"search": latency(lambda q: run(q, False), queries),
+            "search+snippets": latency(lambda q: run(q, True), queries)}
+
+
+def naive_queries(index_dir: str, queries: list[str]) -> dict:
+    from whoosh.index import open_dir
+    from whoosh.qparser import QueryParser
+
+    ix = open_dir(index_dir)
+    searcher = ix.searcher()
+    parser = QueryParser("content", ix.schema)
+
+    def run(q, snippets):
+        hits = searcher.search(parser.parse(q), limit=10)
+        if snippets:
+            for h in hits:
+                h.highlights("content")
+    for q in queries[:50]:
+        run(q, True)
+    return {"search": latency(lambda q: run(q, False), queries),
+            "search+snippets": latency(lambda q: run(q, True), queries)}
+
+
+def cold_cli(work: str) -> float:
+    seeds_index = os.path.join(work, "seeds-index")
+    subprocess.run([sys.executable, "-m", "searchkit", "index", os.path.join(ROOT, "seeds"), "--index-dir",
+                    seeds_index], check=True, capture_output=True)
+    exe = shutil.which("searchkit") or ""
+    cmd = [exe, "search", "医保", "--index-dir", seeds_index] if exe else \
+        [sys.executable, "-m", "searchkit", "search", "医保", "--index-dir", seeds_index]
+    times = []
+    for _ in range(5):
+        start = time.perf_counter()
+        subprocess.run(cmd, check=True, capture_output=True)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def incremental(work: str, docs: int) -> dict:
+    pages = os.path.join(work, "pages")
+    subprocess.run([sys.executable, os.path.join(SHARED, "bench", "make_corpus.py"), "--docs", str(docs),
+                    "--pages", pages], check=True)
+    idx = os.path.join(work, "pages-index")
+    build_s, _ = child(SEARCHKIT_BUILD, pages, idx)
+    victim = os.path.join(pages, sorted(os.listdir(pages))[len(os.listdir(pages)) // 2])
+    with open(victim, encoding="utf-8") as f:
+        text = f.read()
+    with open(victim, "w", encoding="utf-8") as f:
+        f.write(text.replace("\n", "\n补充说明:本页已更新。\n", 1))
+    update_s, _ = child(SEARCHKIT_BUILD, pages, "--update", idx)
+    return {"pages": len(os.listdir(pages)), "build_s": build_s, "update_one_page_s": update_s}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--docs", type=int, default=30000)
+    ap.add_argument("--quick", action="store_true", help="3,000 documents")
+    ap.add_argument("--json", action="store_true")
+    ap.add_argument("--no-naive", action="store_true", help="skip the naive recipe (no ratios)")
+    ap.add_argument("--no-update", action="store_true", help="skip the page-format incremental update")
+    ap.add_argument("--workdir", help="keep the corpora and indexes here")
+    a = ap.parse_args()
+    docs = 3000 if a.quick else a.docs
+    make = os.path.join(SHARED, "bench", "make_corpus.py")
+    queries_file = os.path.join(SHARED, "corpus", "queries_dev.tsv")
+    if not (os.path.exists(make) and os.path.exists(queries_file)):
+        raise SystemExit(f"bench: needs {make} and {queries_file} (the team's shared data)")
+    work = a.workdir or tempfile.mkdtemp(prefix="searchkit-bench-")
+    os.makedirs(work, exist_ok=True)
+    corpus = os.path.join(work, f"corpus-{docs}.jsonl")
+    if not os.path.exists(corpus):
+        subprocess.run([sys.executable, make, "--docs", str(docs), "--jsonl", corpus], check=True)
+    mb = os.path.getsize(corpus) / 1e6
+    with open(queries_file, encoding="utf-8") as f:
+        queries = [line.split("\t", 1)[1].strip() for line in f if "\t" in line]
+
+    out: dict = {"docs": docs, "corpus_mb": round(mb, 2), "queries": len(queries), "cpus": os.cpu_count()}
+    systems = {"searchkit": (SEARCHKIT_BUILD, searchkit_queries)}
+    if not a.no_naive:
+        systems["naive"] = (NAIVE_BUILD, naive_queries)
+    for name, (code, query_fn) in systems.items():
+        idx = os.path.join(work, f"{name}-index")
+        shutil.rmtree(idx, ignore_errors=True)
+        os.makedirs(idx)
+        seconds, rss = child(code, corpus, idx)
+        out[name] = {"build_s": round(seconds, 2), "docs_per_s": round(docs / seconds, 1),
+                     "mb_per_s": round(mb / seconds, 3), "index_mb": round(du(idx) / 1e6, 1),
+                     "peak_rss_mb": round(rss / 1e6, 1), **query_fn(idx, queries)}
+    out["searchkit"]["cold_cli_s"] = round(cold_cli(work), 3)
+    if not a.no_update:
+        out["searchkit"]["incremental"] = incremental(work, docs)
+    if "naive" in out:
+        s, n = out["searchkit"], out["naive"]
+        out["ratios"] = {
+            "build_speedup": round(n["build_s"] / s["build_s"], 2),
+            "search_p50_speedup": round(n["search"]["p50_ms"] / s["search"]["p50_ms"], 1),
+            "search_p95_speedup": round(n["search"]["p95_ms"] / s["search"]["p95_ms"], 1),
+            "snippets_p50_speedup": round(n["search+snippets"]["p50_ms"] / s["search+snippets"]["p50_ms"], 1),
+            "snippets_p95_speedup": round(n["search+snippets"]["p95_ms"] / s["search+snippets"]["p95_ms"], 1),
+        }
+    if a.json:
+        print(json.dumps(out, indent=2, ensure_ascii=False))
+        return
+    print(f"{docs} docs, {mb:.1f} MB, {len(queries)} queries, {os.cpu_count()} CPUs")
+    for name in systems:
+        r = out[name]
+        print(f"\n{name}: build {r['build_s']}s ({r['docs_per_s']} docs/s, {r['mb_per_s']} MB/s), "
+              f"index {r['index_mb']} MB, peak RSS {r['peak_rss_mb']} MB")
+        for kind in ("search", "search+snippets"):
+            q = r[kind]
+            print(f"  {kind:16s} p50 {q['p50_ms']:.2f} ms  p95 {q['p95_ms']:.2f} ms  p99 {q['p99_ms']:.2f} ms")
+    print(f"\ncold CLI search on the seeds: {out['searchkit']['cold_cli_s']}s")
+    if "incremental" in out["searchkit"]:
+        inc = out["searchkit"]["incremental"]
+        print(f"incremental update of 1 page in a {docs}-doc page index ({inc['pages']} pages): "
+              f"{inc['update_one_page_s']:.2f}s (full build {inc['build_s']:.1f}s)")
+    if "ratios" in out:
+        print("\nsearchkit vs naive: " + ", ".join(f"{k} {v}x" for k, v in out["ratios"].items()))
+
+
+if __name__ == "__main__":
+    main()

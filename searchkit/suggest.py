@@ -1,0 +1,181 @@
+"""What the index's own vocabulary can answer: pinyin to Hanzi, autocomplete,
+and did-you-mean.
+
+Pinyin keys come from pypinyin's phrase dictionary where it knows the word
+(so 会计 is kuaiji, never huiji) and from each character's readings
+otherwise.  Only the index's words are candidates, ranked by how many
+documents hold them, so a suggestion always finds something.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+
+from .analysis import word_tokens
+from .text import norm
+
+_HAN_WORD = re.compile(r"^[\u3400-\u9fff]{2,8}$")
+PINYIN_QUERY = re.compile(r"^[a-z]+( [a-z]+)*$")
+_MAX_READINGS = 4
+
+
+@dataclass
+class Suggestion:
+    text: str
+    kind: str  # "title" or "term"
+    count: int
+
+
+def _toneless(syllable: str) -> str:
+    s = syllable.replace("ü", "v").replace("ǖ", "v").replace("ǘ", "v").replace("ǚ", "v").replace("ǜ", "v")
+    return "".join(c for c in unicodedata.normalize("NFD", s) if not unicodedata.combining(c))
+
+
+@lru_cache(maxsize=1)
+def _tables() -> tuple[dict[int, str], dict[str, list[list[str]]]]:
+    from pypinyin.constants import PHRASES_DICT, PINYIN_DICT
+
+    return PINYIN_DICT, PHRASES_DICT
+
+
+def readings(word: str) -> list[list[str]]:
+    """Plausible toneless syllable sequences of a Han word."""
+    chars, phrases = _tables()
+    known = phrases.get(word)
+    if known:
+        return [[_toneless(r[0]) for r in known]]
+    per_char = []
+    for ch in word:
+        found = chars.get(ord(ch))
+        if not found:
+            return []
+        per_char.append(list(dict.fromkeys(_toneless(r) for r in found.split(",")))[:2])
+    return [list(p) for p in itertools.islice(itertools.product(*per_char), _MAX_READINGS)]
+
+
+def pinyin_key(word: str) -> str | None:
+    """The first reading, joined (医保 -> yibao): what a homophone typo shares."""
+    r = readings(word)
+    return "".join(r[0]) if r else None
+
+
+class Vocabulary:
+    """The indexed words (title and body word fields) with their document
+    frequencies, and pinyin keys for the Han ones."""
+
+    def __init__(self, searcher):
+        reader = searcher.reader()
+        df: dict[str, int] = {}
+        for field in ("title", "body"):
+            for term, info in reader.iter_field(field):
+                if isinstance(term, bytes):
+                    term = term.decode("utf-8")
+                df[term] = max(df.get(term, 0), info.doc_frequency())
+        self.df = df
+        self.words = sorted(w for w in df if _HAN_WORD.match(w))
+        by_key: dict[str, set[str]] = {}
+        full: set[str] = set()
+        for w in self.words:
+            for syllables in readings(w):
+                full.add("".join(syllables))
+                by_key.setdefault("".join(syllables), set()).add(w)
+                by_key.setdefault("".join(s[0] for s in syllables), set()).add(w)
+        self.by_key = {k: sorted(v, key=lambda w: (-df[w], w)) for k, v in by_key.items()}
+        self.full_keys = full
+        self.keys = sorted(self.by_key)
+        self._searcher = searcher
+        self._titles: list[tuple[str, str, int]] | None = None
+
+    def titles(self) -> list[tuple[str, str, int]]:
+        """(normalized title, title, how many documents carry it), sorted."""
+        if self._titles is None:
+            counts: dict[str, list] = {}
+            for stored in self._searcher.all_stored_fields():
+                title = stored.get("title") or ""
+                if title:
+                    entry = counts.setdefault(norm(title), [title, 0])
+                    entry[1] += 1
+            self._titles = sorted((k, t, c) for k, (t, c) in counts.items())
+        return self._titles
+
+    def from_pinyin(self, letters: str, limit: int = 3) -> list[str]:
+        """Han words whose full pinyin or initials are exactly ``letters``;
+        failing that, the fewest indexed words whose pinyin spells it out
+        (ertongyiyuan -> 儿童 医院)."""
+        key = letters.replace(" ", "")
+        exact = self.by_key.get(key, [])
+        if exact:
+            # Initials are ambiguous (yb: 医保, 一般, 一步…): take only the most frequent.
+            return exact[:limit if key in self.full_keys else 1]
+        return [self.by_key[k][0] for k in self._split(key)]
+
+    def _split(self, key: str) -> list[str]:
+        """Segment pinyin letters into the fewest full keys of indexed words."""
+        best: list[list[str] | None] = [[]] + [None] * len(key)
+        for i in range(len(key)):
+            if best[i] is None:
+                continue
+            for j in range(len(key), i + 1, -1):
+                part = key[i:j]
+                if part in self.full_keys and (best[j] is None or len(best[i]) + 1 < len(best[j])):
+                    best[j] = best[i] + [part]
+        return best[-1] or []
+
+    def complete(self, prefix: str, limit: int = 10) -> list[Suggestion]:
+        """Titles and words starting with ``prefix`` (Hanzi, or pinyin
+        letters), most frequent first."""
+        p = norm(prefix).strip()
+        if not p:
+            return []
+        out: dict[str, Suggestion] = {}
+        if PINYIN_QUERY.match(p):
+            key = p.replace(" ", "")
+            i = bisect.bisect_left(self.keys, key)
+            for k in itertools.islice(self.keys, i, i + 200):
+                if not k.startswith(key):
+                    break
+                for w in self.by_key[k][:5]:
+                    out.setdefault(w, Suggestion(w, "term", self.df[w]))
+        else:
+            i = bisect.bisect_left(self.words, p)
+            for w in itertools.islice(self.words, i, i + 500):
+                if not w.startswith(p):
+                    break
+                out.setdefault(w, Suggestion(w, "term", self.df[w]))
+            titles = self.titles()
+            j = bisect.bisect_left(titles, (p,))
+            for key, title, count in itertools.islice(titles, j, j + 500):
+                if not key.startswith(p):
+                    break
+                out.setdefault(title, Suggestion(title, "title", count))
+        return sorted(out.values(), key=lambda s: (-s.count, s.kind != "title", len(s.text), s.text))[:limit]
+
+    def correct(self, query: str) -> str | None:
+        """A query the index knows better: pinyin spelled out in Hanzi, or
+        unknown words replaced by the most frequent indexed homophone."""
+        n = norm(query).strip()
+        if PINYIN_QUERY.match(n):
+            key = n.replace(" ", "")
+            exact = self.by_key.get(key)
+            words = exact[:1] if exact else [self.by_key[k][0] for k in self._split(key)]
+            return " ".join(words) if words else None
+        changed, parts, last = False, [], 0
+        for w, _, s, e in word_tokens(n):
+            if s < last:
+                continue  # a search-mode sub-word inside a word already taken
+            if _HAN_WORD.match(w) and not self.df.get(w):
+                key = pinyin_key(w)
+                better = self.by_key.get(key, []) if key else []
+                if better:
+                    parts.append(n[last:s] + better[0])
+                    last, changed = e, True
+        if not changed:
+            whole = pinyin_key(n) if _HAN_WORD.match(n) else None
+            better = self.by_key.get(whole, []) if whole else []
+            return better[0] if better and better[0] != n else None
+        return "".join(parts) + n[last:]
