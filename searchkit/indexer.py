@@ -73,7 +73,8 @@ def _read_pointer(index_dir: str) -> dict | None:
         raise IndexUnreadableError(
             f"{index_dir} is not a readable searchkit index ({e.__class__.__name__}); "
             f"rebuild it with: searchkit index --rebuild --index-dir {index_dir}") from None
-    if not isinstance(pointer, dict) or not isinstance(pointer.get("current"), str):
+    current = pointer.get("current") if isinstance(pointer, dict) else None
+    if not isinstance(current, str) or not current.startswith(_GEN_PREFIX) or os.sep in current:
         raise IndexUnreadableError(
             f"{index_dir} has a damaged {POINTER} file; rebuild it with: searchkit index --rebuild --index-dir {index_dir}")
     return pointer

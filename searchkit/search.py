@@ -1,8 +1,9 @@
 """Searching an index: ``SearchIndex``, query building and ranking.
 
-Each text clause of a query becomes a weighted disjunction over the word
-fields (title above headings above body) and the character fields (bigrams
-above unigrams, both below whole words), scored by BM25F.  Question words
+Each text clause of a query becomes a weighted sum of BM25 scores over the
+word fields (title above headings above body) and the character fields
+(unigrams and bigrams), so a whole-word match always adds to the character
+matches it implies.  Question words
 (什么, 怎么, 吗…) weigh less, synonyms weigh less than the words a user
 typed, and character-level matches only ever add to word matches.
 """
@@ -79,13 +80,13 @@ def _char_fields(clause: Clause, r: Ranking) -> list[tuple[str, float]]:
     return fields.get(clause.field or "", fields["title"] + fields["body"])
 
 
-def clause_words(text: str) -> list[tuple[str, float, int, int]]:
-    """(word, weight, start, end) of normalized clause text: question and
-    function words weigh less, unless nothing else is there."""
+def clause_words(text: str) -> list[tuple[str, bool, int, int]]:
+    """(word, is_stop, start, end) of normalized clause text: question and
+    function words are marked to weigh less, unless nothing else is there."""
     words = list(word_tokens(text))
     stops = stopwords()
     content = any(w not in stops for w, *_ in words)
-    return [(w, 0.2 if (content and w in stops) else 1.0, s, e) for w, _, s, e in words]
+    return [(w, content and w in stops, s, e) for w, _, s, e in words]
 
 
 def _char_variants(t: str) -> list[str]:
@@ -121,10 +122,10 @@ def clause_terms(clause: Clause, r: Ranking) -> list[tuple[str, str, float]]:
 
     stop_spans = []
     syn = synonyms()
-    for w, wt, s, e in clause_words(n):
-        if wt < 1.0:
+    for w, stop, s, e in clause_words(n):
+        wt = r.stopword if stop else 1.0
+        if stop:
             stop_spans.append((s, e))
-            wt = r.stopword
         add(word_fields, w, wt)
         for other in syn.get(w, ()):
             if len(other) > 1 or len(w) > 1:
@@ -184,7 +185,7 @@ class _Matcher:
     def coverage(self, clause: Clause) -> np.ndarray:
         """Share of the clause's content characters each document holds."""
         n = norm(clause.text)
-        stops = [(s, e) for _, wt, s, e in clause_words(n) if wt < 1.0]
+        stops = [(s, e) for _, stop, s, e in clause_words(n) if stop]
         units = {t for t, _, s, e in char_tokens(n)
                  if (len(t) == 1 or t.isascii()) and not any(a <= s and e <= b for a, b in stops)}
         counts = np.zeros(self.p.n, dtype=np.float32)
@@ -200,7 +201,6 @@ class _Matcher:
         must = None
         should = np.zeros(self.p.n, dtype=bool)
         excluded = np.zeros(self.p.n, dtype=bool)
-        has_should = False
         for c in clauses:
             if c.is_group:
                 score, match = self.run(c.children)
@@ -219,14 +219,9 @@ class _Matcher:
             if c.occur == MUST or c.phrase:
                 must = match if must is None else must & match
             else:
-                has_should = True
                 should |= match
-        if must is not None:
-            matched = must
-        elif has_should:
-            matched = should
-        else:
-            matched = np.zeros(self.p.n, dtype=bool)
+        # Required clauses decide what matches; optional ones only when there are none.
+        matched = must if must is not None else should
         return total, matched & ~excluded
 
 
@@ -250,7 +245,7 @@ def highlight_terms(clauses: list[Clause]) -> list[str]:
         if c.phrase:
             terms.add(n)
             continue
-        words = [w for w, wt, _, _ in clause_words(n) if wt == 1.0]
+        words = [w for w, stop, _, _ in clause_words(n) if not stop]
         terms.update(words)
         for w in words:
             terms.update(synonyms().get(w, ()))
@@ -426,8 +421,7 @@ class SearchIndex:
     def _rank(self, clauses: list[Clause]) -> tuple[np.ndarray, np.ndarray]:
         return _Matcher(self._postings, self._searcher, self.ranking).run(clauses)
 
-    def _pinyin(self, query: str, clauses: list[Clause], scores: np.ndarray, matched: np.ndarray,
-                keep: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    def _pinyin(self, query: str, scores: np.ndarray, matched: np.ndarray, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[str]]:
         """Read a pure-letters query as pinyin when its letters match little.
         Letter matches stay ranked above every pinyin match."""
         n = norm(query).strip()
@@ -468,7 +462,7 @@ class SearchIndex:
                 clauses = _relax(clauses)
                 scores, matched = self._rank(clauses)
                 relaxed = True
-            scores, matched, pinyin = self._pinyin(query, clauses, scores, matched, keep)
+            scores, matched, pinyin = self._pinyin(query, scores, matched, keep)
             candidates = np.flatnonzero(matched & keep)
             order = self._order(candidates, scores[candidates], sort, page * limit)[(page - 1) * limit:]
             terms = (highlight_terms(clauses) + pinyin) if snippets else []
