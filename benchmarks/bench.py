@@ -98,8 +98,11 @@ def searchkit_queries(index_dir: str, queries: list[str]) -> dict:
             pass
     for q in queries[:50]:  # warm the process as a long-lived server would be
         run(q, True)
+    ix.suggest("医")  # builds the vocabulary once, as the first keystroke would
+    prefixes = [q[:k] for q in queries for k in (1, 2, 3) if len(q) >= k]
     return {"search": latency(lambda q: run(q, False), queries),
-            "search+snippets": latency(lambda q: run(q, True), queries)}
+            "search+snippets": latency(lambda q: run(q, True), queries),
+            "suggest": latency(lambda p: ix.suggest(p), prefixes)}
 
 
 def naive_queries(index_dir: str, queries: list[str]) -> dict:
@@ -206,7 +209,9 @@ def main() -> None:
         r = out[name]
         print(f"\n{name}: build {r['build_s']}s ({r['docs_per_s']} docs/s, {r['mb_per_s']} MB/s), "
               f"index {r['index_mb']} MB, peak RSS {r['peak_rss_mb']} MB")
-        for kind in ("search", "search+snippets"):
+        for kind in ("search", "search+snippets", "suggest"):
+            if kind not in r:
+                continue
             q = r[kind]
             print(f"  {kind:16s} p50 {q['p50_ms']:.2f} ms  p95 {q['p95_ms']:.2f} ms  p99 {q['p99_ms']:.2f} ms")
     print(f"\ncold CLI search on the seeds: {out['searchkit']['cold_cli_s']}s")
