@@ -218,7 +218,19 @@ def _manifest(files: dict[str, dict]) -> dict:
 
 
 def _entry(sf: src.SourceFile) -> dict:
-    return {"digest": sf.digest, "ids": sorted({r.id for r in sf.records})}
+    return {"digest": sf.digest, "stat": list(sf.stat or ()), "ids": sorted({r.id for r in sf.records})}
+
+
+def _digest_if_changed(path: str, entry: dict) -> str:
+    """The file's content hash, without reading it when size and mtime are
+    those recorded with the old hash."""
+    stat = src.stat_key(path)
+    if stat is not None and entry.get("digest") and entry.get("stat") == list(stat):
+        return entry["digest"]
+    try:
+        return src.digest_of(src.read_bytes(path))
+    except (OSError, src.DecodeError):
+        return ""
 
 
 # -- the two ways to write ---------------------------------------------------
@@ -263,23 +275,25 @@ def _update(index_dir: str, paths: list[str], pointer: dict, report: BuildReport
     from whoosh.index import IndexError as WhooshIndexError
 
     gen_dir = os.path.join(index_dir, pointer["current"])
+    damaged = (WhooshIndexError, OSError, EOFError, ValueError)
+
+    def refuse(e: Exception) -> IndexUnreadableError:
+        return IndexUnreadableError(f"the index at {index_dir} cannot be opened ({e.__class__.__name__}); "
+                                    "rebuild it with: searchkit index --rebuild")
     try:
         ix = whoosh_index.open_dir(gen_dir)
-        ix.reader().close()  # opens every segment: a damaged index is refused, not extended
-    except (WhooshIndexError, OSError, EOFError, ValueError) as e:
-        raise IndexUnreadableError(f"the index at {index_dir} cannot be opened ({e.__class__.__name__}); "
-                                   "rebuild it with: searchkit index --rebuild") from None
+    except damaged as e:
+        raise refuse(e) from None
     old = read_manifest(gen_dir, ix.latest_generation())["sources"]
-    digests = {}
-    for p in paths:
-        try:
-            digests[p] = src.digest_of(src.read_bytes(p))
-        except (OSError, src.DecodeError):
-            digests[p] = ""
+    digests = {p: _digest_if_changed(p, old.get(p, {})) for p in paths}
     changed = [p for p in paths if old.get(p, {}).get("digest") != digests[p]]
     removed = [p for p in old if p not in digests]
     report.changed_files, report.removed_files = len(changed), len(removed)
     if not changed and not removed:
+        try:
+            ix.reader().close()  # opens every segment: a damaged index is reported, not kept quiet
+        except damaged as e:
+            raise refuse(e) from None
         ix.close()
         return
 
@@ -296,7 +310,10 @@ def _update(index_dir: str, paths: list[str], pointer: dict, report: BuildReport
 
     files = {p: e for p, e in old.items() if p not in gone}
     files.update({p: _entry(sf) for p, sf in loaded.items() if sf.digest})
-    writer = ix.writer(limitmb=256)
+    try:
+        writer = ix.writer(limitmb=256)  # opens every segment: a damaged index is refused, not extended
+    except damaged as e:
+        raise refuse(e) from None
     try:
         for doc_id in sorted(affected):
             report.deleted += writer.delete_by_term("id", doc_id)

@@ -45,6 +45,7 @@ class SourceFile:
     digest: str
     records: list[Record] = field(default_factory=list)
     warnings: list[Warning_] = field(default_factory=list)
+    stat: tuple[int, int] | None = None  # (size, mtime_ns) taken before reading
 
 
 def decode(data: bytes) -> str:
@@ -161,14 +162,25 @@ def parse_jsonl(text: str, source: str) -> tuple[list[Record], list[Warning_]]:
     return records, warnings
 
 
+def stat_key(path: str) -> tuple[int, int] | None:
+    """Size and modification time: when both are unchanged, so is the file
+    (taken before reading, so a write racing the read is seen next time)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_size, st.st_mtime_ns
+
+
 def load(path: str) -> SourceFile:
     """Read, decode and parse one file; failures become warnings."""
+    stat = stat_key(path)
     try:
         data = read_bytes(path)
     except (OSError, DecodeError) as e:
         reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
         return SourceFile(path, "", warnings=[Warning_(path, None, f"skipped: {reason}")])
-    sf = SourceFile(path, digest_of(data))
+    sf = SourceFile(path, digest_of(data), stat=stat)
     try:
         text = decode(data)
     except DecodeError as e:
