@@ -68,7 +68,7 @@ class Postings:
         self.doc_count = int(self.live.sum())
         self._lengths: dict[str, np.ndarray] = {}
         self._avg: dict[str, float] = {}
-        self._cache: OrderedDict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        self._cache: OrderedDict[tuple, tuple[np.ndarray, np.ndarray]] = OrderedDict()
         self._cache_terms = cache_terms
 
     def lengths(self, fieldname: str) -> np.ndarray:
@@ -112,6 +112,26 @@ class Postings:
     def docs(self, fieldname: str, text: str) -> np.ndarray:
         return self.get(fieldname, text)[0]
 
+    def saturated(self, fieldname: str, text: str, k1: float, b: float) -> tuple[np.ndarray, np.ndarray]:
+        """Docs and the length-normalized, saturated term frequency
+        tf*(k1+1) / (tf + k1*(1-b+b*len/avg)): BM25 without the idf,
+        cached because it depends only on the term and the parameters."""
+        key = (fieldname, text, k1, b)
+        hit = self._cache.get(key)
+        if hit is not None:
+            self._cache.move_to_end(key)
+            return hit
+        docs, tf = self.get(fieldname, text)
+        if docs.size:
+            norm = self.lengths(fieldname)[docs] * (b / self.average_length(fieldname)) + (1.0 - b)
+            value = (docs, (tf * (k1 + 1.0) / (tf + k1 * norm)).astype(np.float32))
+        else:
+            value = (docs, tf)
+        self._cache[key] = value
+        if len(self._cache) > self._cache_terms:
+            self._cache.popitem(last=False)
+        return value
+
 
 def _length_bytes(reader, fieldname: str) -> np.ndarray:
     """The quantized length byte of every document in one segment."""
@@ -132,12 +152,8 @@ def bm25(postings: Postings, terms: list[tuple[str, str, float]], k1: float,
     scores = np.zeros(postings.n, dtype=np.float32)
     n_docs = max(postings.doc_count, 1)
     for fieldname, text, weight in terms:
-        docs, tf = postings.get(fieldname, text)
-        if not docs.size:
-            continue
-        df = docs.size
-        idf = math.log(1.0 + (n_docs - df + 0.5) / (df + 0.5))
-        b = b_of.get(fieldname, default_b)
-        norm = postings.lengths(fieldname)[docs] * (b / postings.average_length(fieldname)) + (1.0 - b)
-        scores[docs] += (weight * idf * (k1 + 1.0)) * tf / (tf + k1 * norm)
+        docs, part = postings.saturated(fieldname, text, k1, b_of.get(fieldname, default_b))
+        if docs.size:
+            idf = math.log(1.0 + (n_docs - docs.size + 0.5) / (docs.size + 0.5))
+            scores[docs] += part * (weight * idf)
     return scores
