@@ -11,20 +11,23 @@ Two views of the same text are indexed:
   (``痛`` in ``头痛``) match here, and quoted phrases are exact unit sequences
   here, whatever jieba made of them.
 
-The analyzers are Whoosh ``Analyzer`` objects because Whoosh pickles them
-into the index schema; they live in this module (a stable import path) and
-hold no state, jieba is loaded once per process by :func:`segmenter`.
+For indexing, :func:`analyze` turns a batch of records into token arrays
+(term ids per document) with as little Python per token as possible: the
+character grams of a whole batch are computed with NumPy, exactly as
+:func:`char_tokens` yields them one by one for a query.  jieba is loaded
+once per process by :func:`segmenter`.
 """
 
 from __future__ import annotations
 
 import os
 import re
+from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
-from typing import Any, Iterator
+from typing import Iterator
 
-from whoosh.analysis import Analyzer, Token
+import numpy as np
 
 from .text import norm
 
@@ -93,6 +96,24 @@ def segmenter():
     return tk
 
 
+def _word_parts(w: str, freq: dict[str, int]) -> Iterator[tuple[str, int, int]]:
+    """The terms one jieba word is indexed as, with offsets inside it: its
+    Latin/digit runs (2型糖尿病, hpv疫苗), its dictionary sub-words of two
+    and three characters (search mode), and the word itself."""
+    n = len(w)
+    if n > 1 and not w.isascii():
+        for m in _ASCII_RUN.finditer(w):
+            yield m.group(), m.start(), m.end()
+    if n > 2:
+        for k in (2, 3):
+            if n > k:
+                for i in range(n - k + 1):
+                    sub = w[i:i + k]
+                    if freq.get(sub):
+                        yield sub, i, i + k
+    yield w, 0, n
+
+
 def word_tokens(text: str) -> Iterator[tuple[str, int, int, int]]:
     """(word, position, start, end) over already-normalized text.
 
@@ -106,24 +127,44 @@ def word_tokens(text: str) -> Iterator[tuple[str, int, int, int]]:
     for w in tk.cut(text, HMM=True):
         end = start + len(w)
         if _WORDISH.search(w):
-            n = len(w)
-            if n > 1 and not w.isascii():
-                # Latin and digit runs inside a mixed word (2型糖尿病, hpv疫苗).
-                for m in _ASCII_RUN.finditer(w):
-                    yield m.group(), pos, start + m.start(), start + m.end()
-            if n > 2:
-                for k in (2, 3):
-                    if n > k:
-                        for i in range(n - k + 1):
-                            sub = w[i:i + k]
-                            if freq.get(sub):
-                                yield sub, pos, start + i, start + i + k
-            yield w, pos, start, end
+            for t, s, e in _word_parts(w, freq):
+                yield t, pos, start + s, start + e
             pos += 1
         start = end
 
 
-def _is_han(unit: str) -> bool:
+_BLOCK_CACHE: dict[str, tuple[str, ...]] = {}
+_BLOCK_CACHE_SIZE = 200_000
+
+
+def word_terms(text: str) -> list[str]:
+    """The terms of :func:`word_tokens`, without positions, for indexing.
+
+    jieba cuts each run of Han/Latin characters on its own, so the terms of
+    a run are cached: text repeats (card snippets quote their articles,
+    pages share boilerplate), and jieba is most of an index build.
+    """
+    import jieba
+
+    tk = segmenter()
+    freq, cache = tk.FREQ, _BLOCK_CACHE
+    out: list[str] = []
+    for block in jieba.re_han_default.split(text):
+        if not block:
+            continue
+        terms = cache.get(block)
+        if terms is None:
+            terms = tuple(t for w in tk.cut(block, HMM=True) if _WORDISH.search(w)
+                          for t, _, _ in _word_parts(w, freq))
+            if jieba.re_han_default.match(block):
+                if len(cache) >= _BLOCK_CACHE_SIZE:
+                    cache.clear()
+                cache[block] = terms
+        out.extend(terms)
+    return out
+
+
+def is_han(unit: str) -> bool:
     return len(unit) == 1 and not unit.isascii()
 
 
@@ -143,7 +184,7 @@ def char_tokens(text: str) -> Iterator[tuple[str, int, int, int]]:
         adjacent = s == prev_end or (
             s == prev_end + 1 and text[prev_end] in _JOINERS and unit.isascii() and prev_unit.isascii())
         pos += 1 if adjacent else 2
-        if adjacent and _is_han(unit) and _is_han(prev_unit):
+        if adjacent and is_han(unit) and is_han(prev_unit):
             yield prev_unit + unit, pos - 1, prev_start, e
         yield unit, pos, s, e
         prev_unit, prev_start, prev_end = unit, s, e
@@ -154,40 +195,71 @@ def units(text: str) -> list[str]:
     return _UNIT.findall(text)
 
 
-class _TokenAnalyzer(Analyzer):
-    """Adapts a (text, pos, start, end) generator to Whoosh's Token stream."""
+@dataclass
+class Tokens:
+    """The tokens of a batch of texts: ``docs[i]`` is the text (0-based in
+    the batch) that token ``i`` came from, ``ids[i]`` indexes ``terms``."""
 
-    tokens = staticmethod(word_tokens)
-
-    def __eq__(self, other: object) -> bool:
-        return type(self) is type(other)
-
-    def __hash__(self) -> int:
-        return hash(type(self).__name__)
-
-    def __call__(self, value: Any, positions: bool = False, chars: bool = False,
-                 keeporiginal: bool = False, removestops: bool = True, start_pos: int = 0,
-                 start_char: int = 0, mode: str = "", **kwargs: Any) -> Iterator[Token]:
-        t = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
-        t.boost = 1.0
-        t.stopped = False
-        for text, pos, s, e in self.tokens(norm(value)):
-            t.text = text
-            if positions:
-                t.pos = start_pos + pos
-            if chars:
-                t.startchar = start_char + s
-                t.endchar = start_char + e
-            yield t
+    docs: np.ndarray
+    ids: np.ndarray
+    terms: list[str]
 
 
-class WordAnalyzer(_TokenAnalyzer):
-    """jieba words (precise mode plus search-mode sub-words)."""
+def word_arrays(texts: list[str]) -> Tokens:
+    """:func:`word_terms` of each normalized text, as arrays."""
+    vocab: dict[str, int] = {}
+    docs: list[int] = []
+    ids: list[int] = []
+    for i, text in enumerate(texts):
+        before = len(ids)
+        ids.extend(vocab.setdefault(w, len(vocab)) for w in word_terms(text))
+        docs.extend([i] * (len(ids) - before))
+    return Tokens(np.array(docs, np.int32), np.array(ids, np.int32), list(vocab))
 
-    tokens = staticmethod(word_tokens)
+
+_BIGRAM_SHIFT = 21  # code points are < 2**21: a bigram packs two into one int64
 
 
-class CharAnalyzer(_TokenAnalyzer):
-    """Character unigrams and bigrams with unit positions."""
+def char_arrays(texts: list[str]) -> Tokens:
+    """:func:`char_tokens` of each normalized text (unigrams and bigrams,
+    without positions), computed over the whole batch at once."""
+    joined = "\n".join(texts) + "\n"  # a gap between texts: no bigram crosses it
+    cps = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32).astype(np.int64)
+    doc_of = np.repeat(np.arange(len(texts), dtype=np.int32), [len(t) + 1 for t in texts])
+    distinct, inverse = np.unique(cps, return_inverse=True)
+    wordish = np.array([bool(_WORDISH.match(chr(c))) for c in distinct.tolist()], dtype=bool)[inverse]
+    run = np.array([bool(_ASCII_RUN.match(chr(c))) for c in distinct.tolist()], dtype=bool)[inverse]
+    single = wordish & ~run  # a unit on its own: Han and every other letter
+    han = single & (cps > 127)
+    # Latin/digit runs (one unit each) and ASCII letters _ASCII_RUN leaves out
+    # get negative codes that index a list of their strings.
+    prev = np.concatenate(([False], run[:-1]))
+    starts = np.flatnonzero(run & ~prev)
+    ends = np.flatnonzero(run & ~np.concatenate((run[1:], [False]))) + 1
+    others = np.flatnonzero(single & ~han)
+    spans = [(int(s), int(e)) for s, e in zip(starts, ends)] + [(int(s), int(s) + 1) for s in others]
+    strings: dict[str, int] = {}
+    ascii_codes = np.fromiter((-1 - strings.setdefault(joined[s:e], len(strings)) for s, e in spans),
+                              np.int64, len(spans))
+    ascii_at = np.concatenate((starts, others)).astype(np.int64)
+    pair = np.flatnonzero(han[:-1] & han[1:])
+    uni = np.flatnonzero(han)
+    codes = np.concatenate((cps[uni], (cps[pair] << _BIGRAM_SHIFT) | cps[pair + 1], ascii_codes))
+    docs = np.concatenate((doc_of[uni], doc_of[pair], doc_of[ascii_at]))
+    unique_codes, ids = np.unique(codes, return_inverse=True)
+    names = list(strings)
+    mask = (1 << _BIGRAM_SHIFT) - 1
+    terms = [names[-1 - c] if c < 0 else chr(c) if c <= mask else chr(c >> _BIGRAM_SHIFT) + chr(c & mask)
+             for c in unique_codes.tolist()]
+    return Tokens(docs.astype(np.int32), ids.astype(np.int32), terms)
 
-    tokens = staticmethod(char_tokens)
+
+def analyze(rows: list[tuple[str, str, str]]) -> dict[str, Tokens]:
+    """Tokens of each indexed field for a batch of (title, headings, body).
+
+    Runs in indexing worker processes: plain data in, plain data out."""
+    titles = [norm(t) for t, _, _ in rows]
+    headings = [norm(h) for _, h, _ in rows]
+    bodies = [norm(b) for _, _, b in rows]
+    return {"title": word_arrays(titles), "headings": word_arrays(headings), "body": word_arrays(bodies),
+            "title_chars": char_arrays(titles), "chars": char_arrays(bodies)}

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import multiprocessing as mp
 import os
 import shutil
 import time
@@ -25,11 +26,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
+import numpy as np
+
 from . import sources as src
+from .analysis import Tokens, analyze, segmenter
 from .errors import IndexLockedError, IndexMissingError, IndexUnreadableError, UsageError
 from .facets import places_in
 from .pages import ARTICLE, Record, merge_records
-from .schema import FORMAT_VERSION
+from .postings import Accumulator, open_parts, part_path, reader_parts
+from .schema import FORMAT_VERSION, TEXT_FIELDS
 
 POINTER = "CURRENT"
 LOCK = ".lock"
@@ -38,6 +43,9 @@ _IGNORABLE = ("README", ".gitkeep", ".gitignore")
 
 Progress = Callable[[int, int], None]
 PARALLEL_FROM = 2000  # records; below this, worker start-up costs more than it saves
+BATCH = 256  # records per analysis task
+FLUSH_POSTINGS = 8_000_000  # postings held (about 10 bytes each) before a part file is written
+MAX_SEGMENTS = 8  # an update merges the small segments beyond this
 
 
 @dataclass
@@ -183,8 +191,7 @@ def _clean_leftovers(index_dir: str, pointer: dict | None) -> list[str]:
 
 def _document(r: Record) -> dict:
     doc = {
-        "id": r.id, "kind": r.kind, "title": r.title, "headings": "\n".join(r.headings), "body": r.body,
-        "title_chars": r.title, "chars": r.body, "sources": r.sources, "date": r.date,
+        "id": r.id, "kind": r.kind, "title": r.title, "body": r.body, "sources": r.sources, "date": r.date,
         "category": r.category, "url": r.url, "disclaimer": r.disclaimer or None,
         "city": " ".join(places_in(r.title)) or None,
     }
@@ -200,17 +207,75 @@ def _load_all(paths: list[str], report: BuildReport) -> dict[str, src.SourceFile
     return loaded
 
 
-def _add(writer, records: list[Record], report: BuildReport, progress: Progress | None) -> None:
-    total = len(records)
-    for i, r in enumerate(records, start=1):
-        writer.add_document(**_document(r))
-        if r.kind == ARTICLE:
-            report.articles += 1
-        else:
-            report.cards += 1
-        if progress and (i % 200 == 0 or i == total):
-            progress(i, total)
-    report.added += total
+def _rows(records: list[Record]) -> list[tuple[str, str, str]]:
+    return [(r.title, "\n".join(r.headings), r.body) for r in records]
+
+
+def _analyzed(records: list[Record], procs: int) -> Iterator[tuple[list[Record], dict[str, Tokens]]]:
+    """Batches of records with their tokens, in order; analysis (jieba)
+    dominates a build, so large ones fan out to one worker process per core."""
+    batches = [records[i:i + BATCH] for i in range(0, len(records), BATCH)]
+    if procs <= 1 or len(records) < PARALLEL_FROM:
+        for batch in batches:
+            yield batch, analyze(_rows(batch))
+        return
+    segmenter()  # loaded before the workers fork, so they share it
+    context = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+    with context.Pool(procs) as pool:
+        yield from zip(batches, pool.imap(analyze, (_rows(b) for b in batches)))
+
+
+def _add(writer, gen_dir: str, records: list[Record], report: BuildReport, progress: Progress | None,
+         procs: int = 1) -> None:
+    """Add records to the writer's new segment: stored fields to Whoosh,
+    text postings to part files written before Whoosh commits."""
+    segment = writer.newsegment.segment_id()
+    acc, start, done = Accumulator(TEXT_FIELDS), writer.docnum, 0
+    for batch, tokens in _analyzed(records, procs):
+        for r in batch:
+            writer.add_document(**_document(r))
+            if r.kind == ARTICLE:
+                report.articles += 1
+            else:
+                report.cards += 1
+        acc.add(tokens, len(batch))
+        if acc.postings >= FLUSH_POSTINGS:
+            acc.write(part_path(gen_dir, segment, start))
+            acc, start = Accumulator(TEXT_FIELDS), start + acc.ndocs
+        done += len(batch)
+        if progress:
+            progress(done, len(records))
+    if acc.ndocs:
+        acc.write(part_path(gen_dir, segment, start))
+    report.added += len(records)
+
+
+def _merge_small(gen_dir: str):
+    """A Whoosh merge policy that keeps our part files in step: once there
+    are MAX_SEGMENTS segments, all but the largest are merged into the new
+    one, their live documents renumbered in order as Whoosh does."""
+    def merge(writer, segments):
+        if len(segments) < MAX_SEGMENTS:
+            return segments
+        from whoosh.reading import SegmentReader
+
+        largest = max(segments, key=lambda seg: seg.doc_count_all())
+        acc, start = Accumulator(TEXT_FIELDS), writer.docnum
+        for seg in segments:
+            if seg is largest:
+                continue
+            live = np.ones(seg.doc_count_all(), dtype=bool)
+            live[np.fromiter(seg.deleted_docs(), dtype=np.int64)] = False
+            for part in open_parts(gen_dir, seg.segment_id(), seg.doc_count_all()):
+                acc.add_part(part, live[part.start:part.start + part.ndocs])
+                part.close()
+            reader = SegmentReader(writer.storage, writer.schema, seg)
+            writer.add_reader(reader)
+            reader.close()
+        if acc.ndocs:
+            acc.write(part_path(gen_dir, writer.newsegment.segment_id(), start))
+        return [largest]
+    return merge
 
 
 def _manifest(files: dict[str, dict]) -> dict:
@@ -247,21 +312,15 @@ def _rebuild(index_dir: str, paths: list[str], pointer: dict | None, report: Bui
     loaded = _load_all(paths, report)
     records = merge_records([r for sf in loaded.values() for r in sf.records])
     ix = whoosh_index.create_in(gen_dir, make_schema())
-    # Analysis (jieba) dominates: large builds fan out to one worker process
-    # per core, each writing its own segment; the reader handles several.
-    procs = min(os.cpu_count() or 1, 4) if len(records) >= PARALLEL_FROM else 1
-    if procs > 1:
-        writer = ix.writer(procs=procs, multisegment=True, limitmb=128, batchsize=256, start_method="spawn")
-    else:
-        writer = ix.writer(limitmb=256)
+    writer = ix.writer(limitmb=128, compound=False)  # a compound file would swallow our parts
     try:
-        _add(writer, records, report, progress)
+        _add(writer, gen_dir, records, report, progress, procs=os.cpu_count() or 1)
     except BaseException:
         writer.cancel()
         raise
     _write_atomic(manifest_path(gen_dir, ix.latest_generation() + 1),
                   _manifest({p: _entry(sf) for p, sf in loaded.items() if sf.digest}))
-    writer.commit(optimize=procs == 1)
+    writer.commit(merge=False)
     ix.close()
     _fsync_dir(gen_dir)
     _write_atomic(os.path.join(index_dir, POINTER),
@@ -289,11 +348,16 @@ def _update(index_dir: str, paths: list[str], pointer: dict, report: BuildReport
     changed = [p for p in paths if old.get(p, {}).get("digest") != digests[p]]
     removed = [p for p in old if p not in digests]
     report.changed_files, report.removed_files = len(changed), len(removed)
+    try:
+        # Open every segment and its part files: a damaged index is refused
+        # (or, with nothing to do, reported), never extended.
+        with ix.reader() as reader:
+            for seg_reader, _ in reader.leaf_readers():
+                for part in reader_parts(gen_dir, seg_reader):
+                    part.close()
+    except damaged as e:
+        raise refuse(e) from None
     if not changed and not removed:
-        try:
-            ix.reader().close()  # opens every segment: a damaged index is reported, not kept quiet
-        except damaged as e:
-            raise refuse(e) from None
         ix.close()
         return
 
@@ -311,18 +375,18 @@ def _update(index_dir: str, paths: list[str], pointer: dict, report: BuildReport
     files = {p: e for p, e in old.items() if p not in gone}
     files.update({p: _entry(sf) for p, sf in loaded.items() if sf.digest})
     try:
-        writer = ix.writer(limitmb=256)  # opens every segment: a damaged index is refused, not extended
+        writer = ix.writer(limitmb=256, compound=False)
     except damaged as e:
         raise refuse(e) from None
     try:
         for doc_id in sorted(affected):
             report.deleted += writer.delete_by_term("id", doc_id)
-        _add(writer, fresh, report, progress)
+        _add(writer, gen_dir, fresh, report, progress, procs=os.cpu_count() or 1)
     except BaseException:
         writer.cancel()
         raise
     _write_atomic(manifest_path(gen_dir, ix.latest_generation() + 1), _manifest(files))
-    writer.commit()
+    writer.commit(mergetype=_merge_small(gen_dir))
     ix.close()
 
 

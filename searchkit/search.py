@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime
 import os
 import pickle
+import re
 import struct
 import zlib
 from contextlib import contextmanager
@@ -23,7 +24,7 @@ from typing import Iterator
 import numpy as np
 from whoosh import query as wq
 
-from .analysis import char_tokens, data_lines, word_tokens
+from .analysis import char_tokens, data_lines, is_han, word_tokens
 from .errors import IndexUnreadableError, QuerySyntaxError, UsageError
 from .highlight import find_spans, snippet
 from .indexer import current_generation, default_index_dir
@@ -150,6 +151,18 @@ def phrase_parts(text: str) -> list[list[str]]:
     return [p for p in parts if p]
 
 
+def _sequence_pattern(units: list[str]) -> re.Pattern:
+    """A regular expression for units in a row, as :func:`char_tokens`
+    counts adjacency: Latin/digit runs are whole and may be joined by one
+    of ``-./+#_``."""
+    out = []
+    for i, u in enumerate(units):
+        if i and u.isascii() and units[i - 1].isascii():
+            out.append("[-./+#_]?")
+        out.append(rf"(?<![a-z0-9]){re.escape(u)}(?![a-z0-9])" if u.isascii() else re.escape(u))
+    return re.compile("".join(out))
+
+
 class _Matcher:
     """Evaluates parsed clauses over a whole index at once: a score array
     and a boolean match array per clause, combined as the query says."""
@@ -175,12 +188,27 @@ class _Matcher:
         for fname, _ in _char_fields(clause, self.r):
             here = np.ones(self.p.n, dtype=bool)
             for part in parts:
-                if len(part) == 1:
-                    here &= self._mask(self.p.docs(fname, part[0]))
-                else:
-                    here &= self._mask(list(self.searcher.docs_for_query(wq.Phrase(fname, part))))
+                here &= self._mask(self._sequence(fname, part))
             found |= here
         return found
+
+    def _sequence(self, fname: str, units: list[str]) -> np.ndarray:
+        """Documents whose field holds ``units`` in a row: those with all its
+        units and bigrams, checked against the stored text unless the
+        grams alone decide it (one unit, or two Han characters)."""
+        grams = set(units) | {a + b for a, b in zip(units, units[1:]) if is_han(a) and is_han(b)}
+        docs = None
+        for g in sorted(grams, key=lambda g: self.p.docs(fname, g).size):
+            d = self.p.docs(fname, g)
+            docs = d if docs is None else np.intersect1d(docs, d, assume_unique=True)
+            if not docs.size:
+                return docs
+        if len(units) == 1 or (len(units) == 2 and is_han(units[0]) and is_han(units[1])):
+            return docs
+        pattern = _sequence_pattern(units)
+        stored = "title" if fname == "title_chars" else "body"
+        return np.array([d for d in docs.tolist()
+                         if pattern.search(norm(self.searcher.stored_fields(d).get(stored) or ""))], dtype=np.int64)
 
     def coverage(self, clause: Clause) -> np.ndarray:
         """Share of the clause's content characters each document holds."""
@@ -359,7 +387,7 @@ class SearchIndex:
         with _reading(index_dir):
             self._ix = whoosh_index.open_dir(self._gen_dir)
             self._searcher = self._ix.searcher()
-            self._postings = Postings(self._searcher)
+            self._postings = Postings(self._searcher, self._gen_dir)
         self._vocab: Vocabulary | None = None
         self._facets: FacetIndex | None = None
 
@@ -371,6 +399,7 @@ class SearchIndex:
         return cls(index_dir or default_index_dir(), ranking)
 
     def close(self) -> None:
+        self._postings.close()
         self._searcher.close()
         self._ix.close()
 
@@ -388,7 +417,7 @@ class SearchIndex:
         """Built on first use (pinyin, suggestions): a plain search never pays for it."""
         if self._vocab is None:
             with _reading(self.index_dir):
-                self._vocab = Vocabulary(self._searcher)
+                self._vocab = Vocabulary(self._postings)
         return self._vocab
 
     @property

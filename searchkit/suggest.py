@@ -68,14 +68,11 @@ class Vocabulary:
     """The indexed words (title and body word fields) with their document
     frequencies, and pinyin keys for the Han ones."""
 
-    def __init__(self, searcher):
-        reader = searcher.reader()
+    def __init__(self, postings):
         df: dict[str, int] = {}
         for field in ("title", "body"):
-            for term, info in reader.iter_field(field):
-                if isinstance(term, bytes):
-                    term = term.decode("utf-8")
-                df[term] = max(df.get(term, 0), info.doc_frequency())
+            for term, n in postings.terms(field).items():
+                df[term] = max(df.get(term, 0), n)
         self.df = df
         self.words = sorted(w for w in df if _HAN_WORD.match(w))
         by_key: dict[str, set[str]] = {}
@@ -88,7 +85,7 @@ class Vocabulary:
         self.by_key = {k: sorted(v, key=lambda w: (-df[w], w)) for k, v in by_key.items()}
         self.full_keys = full
         self.keys = sorted(self.by_key)
-        self._searcher = searcher
+        self._searcher = postings.searcher
         self._titles: list[tuple[str, str, int]] | None = None
 
     def titles(self) -> list[tuple[str, str, int]]:

@@ -9,6 +9,7 @@ original offsets.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
@@ -45,18 +46,45 @@ class Normalized:
         return begin, stop
 
 
+@lru_cache(maxsize=1)
+def _resizing() -> re.Pattern:
+    """Characters that fold to other than one character (℃ -> °c, … -> ...)."""
+    chars = [chr(c) for c in range(0x80, 0x10000) if not 0xD800 <= c < 0xE000
+             and len(unicodedata.normalize("NFKC", chr(c)).lower()) != 1]
+    return re.compile("[" + "".join(re.escape(c) for c in chars) + "]")
+
+
 def normalize(text: str) -> Normalized:
-    """Fold the whole string at once; fall back to one character at a time
-    only when folding changed the length (rare: ligatures, ``㎏``, ``İ``)."""
+    """Fold the whole string at once; when folding changed the length (℃,
+    ligatures, ``İ``), fold the stretches between such characters as wholes
+    and only what still changes length one character at a time."""
     folded = _fold(text)
     if len(folded) == len(text):
         return Normalized(folded, text, None)
     parts: list[str] = []
     offsets: list[int] = []
-    for i, ch in enumerate(text):
-        f = _fold(ch)
-        parts.append(f)
-        offsets.extend([i] * len(f))
+
+    def add(start: int, end: int) -> None:
+        piece = text[start:end]
+        f = _fold(piece)
+        if len(f) == len(piece):
+            parts.append(f)
+            offsets.extend(range(start, end))
+        elif end - start == 1:
+            parts.append(f)
+            offsets.extend([start] * len(f))
+        else:  # combining marks and the like: character by character
+            for i in range(start, end):
+                add(i, i + 1)
+
+    last = 0
+    for m in _resizing().finditer(text):
+        if m.start() > last:
+            add(last, m.start())
+        add(m.start(), m.end())
+        last = m.end()
+    if last < len(text):
+        add(last, len(text))
     return Normalized("".join(parts), text, tuple(offsets))
 
 

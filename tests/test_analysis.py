@@ -1,6 +1,7 @@
-import pickle
+from collections import Counter
 
-from searchkit.analysis import CharAnalyzer, WordAnalyzer, char_tokens, segmenter, word_tokens
+from searchkit.analysis import analyze, char_arrays, char_tokens, segmenter, word_arrays, word_tokens
+from searchkit.sources import load
 from searchkit.text import norm, normalize
 
 
@@ -60,11 +61,22 @@ def test_char_offsets_map_tokens_back_to_their_characters():
         assert text[s:e] == t
 
 
-def test_analyzers_pickle_and_normalize():
-    for cls in (WordAnalyzer, CharAnalyzer):
-        a = pickle.loads(pickle.dumps(cls()))
-        assert a == cls()
-    assert [t.text for t in WordAnalyzer()("醫保卡")] == ["医保", "医保卡"]
+def test_batch_arrays_match_the_token_streams(seed_files):
+    """The vectorized indexing path yields exactly the terms a query is cut into."""
+    texts = [norm(t) for f in seed_files for r in load(str(f)).records for t in (r.title, r.body)]
+    texts += [norm("COVID-19疫苗 hpv9价 ABC中文 ١٢٣ 𠀀𠀁 x_y 1.5mg"), ""]
+    chars, words_ = char_arrays(texts), word_arrays(texts)
+    for i, text in enumerate(texts):
+        assert Counter(chars.terms[j] for j in chars.ids[chars.docs == i]) == \
+            Counter(t for t, *_ in char_tokens(text))
+        assert Counter(words_.terms[j] for j in words_.ids[words_.docs == i]) == \
+            Counter(t for t, *_ in word_tokens(text))
+
+
+def test_analyze_normalizes_every_field():
+    tokens = analyze([("醫保卡", "", "")])
+    assert sorted(tokens["title"].terms) == ["医保", "医保卡"]
+    assert "医保" in tokens["title_chars"].terms and tokens["body"].terms == []
 
 
 def test_jieba_is_loaded_once():

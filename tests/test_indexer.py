@@ -66,7 +66,7 @@ def test_failed_rebuild_leaves_the_old_index(seeds_copy, tmp_path, monkeypatch):
     build_index([str(seeds_copy)], idx)
     before = _ids(idx)
 
-    def broken(writer, records, report, progress):
+    def broken(writer, gen_dir, records, report, progress, procs=1):
         writer.add_document(**indexer._document(records[0]))
         raise RuntimeError("disk on fire")
 
@@ -120,3 +120,25 @@ def test_missing_and_incompatible_index(seeds_copy, tmp_path):
     with pytest.raises(IndexUnreadableError) as e:
         SearchIndex.open(idx)
     assert "--rebuild" in str(e.value)
+
+
+def test_many_updates_merge_segments_and_rank_as_a_fresh_build(seeds_copy, tmp_path):
+    """Each update adds a segment; past MAX_SEGMENTS the small ones are merged
+    with their postings, and deleted documents stop counting in idf."""
+    idx, fresh = str(tmp_path / "ix"), str(tmp_path / "fresh")
+    build_index([str(seeds_copy)], idx)
+    page = sorted(seeds_copy.iterdir())[1]
+    text = page.read_text(encoding="utf-8")
+    segments = []
+    for i in range(indexer.MAX_SEGMENTS + 3):
+        page.write_text(text.replace("\n", f"\n补充说明:第{i}次更新,异地就医需要备案。\n", 1), encoding="utf-8")
+        os.utime(page, ns=(i * 10**9, i * 10**9))
+        assert build_index([str(seeds_copy)], idx).changed_files == 1
+        with SearchIndex.open(idx) as ix:
+            segments.append(ix.stats().segments)
+    assert max(segments) <= indexer.MAX_SEGMENTS and segments[-1] < segments[indexer.MAX_SEGMENTS - 2]
+    build_index([str(seeds_copy)], fresh)
+    for query in ("医保", "异地就医备案", "二月闹", '"第10次更新"'):
+        assert sorted(_ids(idx, query)) == sorted(_ids(fresh, query)), query
+    with SearchIndex.open(idx) as ix:
+        assert ix.search('"第3次更新"').relaxed and not ix.search('"第10次更新"').relaxed

@@ -158,12 +158,13 @@ def test_awkward_files_are_reported_and_the_rest_indexed(seeds_copy, tmp_path, m
         assert ix.search("截断的页面").hits[0].title == "截断的页面"
 
 
-def test_missing_segment_file_says_rebuild(seeds_copy, tmp_path):
+@pytest.mark.parametrize("suffix", [".skp", ".trm"])
+def test_missing_segment_file_says_rebuild(seeds_copy, tmp_path, suffix):
     idx = str(tmp_path / "ix")
     build_index([str(seeds_copy)], idx)
     gen = current_generation(idx)
     for name in os.listdir(gen):
-        if name.endswith(".seg"):
+        if name.endswith(suffix):
             os.unlink(os.path.join(gen, name))
     with pytest.raises(IndexUnreadableError):
         SearchIndex.open(idx)

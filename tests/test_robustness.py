@@ -104,11 +104,12 @@ def test_hostile_queries_get_a_result_or_one_line(seeds_index, query):
         assert len(r.output.strip().splitlines()) == 1 and "Traceback" not in r.output
 
 
-def test_truncated_segment_says_rebuild(seeds_copy, tmp_path):
+@pytest.mark.parametrize("suffix", [".skp", ".trm", "_stored.col"])
+def test_truncated_segment_says_rebuild(seeds_copy, tmp_path, suffix):
     idx = str(tmp_path / "ix")
     build_index([str(seeds_copy)], idx)
     gen = current_generation(idx)
-    seg = next(os.path.join(gen, f) for f in os.listdir(gen) if f.endswith(".seg"))
+    seg = next(os.path.join(gen, f) for f in os.listdir(gen) if f.endswith(suffix))
     with open(seg, "r+b") as f:
         f.truncate(os.path.getsize(seg) // 3)
     with pytest.raises(IndexUnreadableError) as e:
