@@ -22,9 +22,40 @@ def _t2s():
     return opencc.OpenCC("t2s")
 
 
+@lru_cache(maxsize=1)
+def _compat() -> tuple[dict[str, str], re.Pattern, re.Pattern]:
+    """Each BMP character's NFKC form where it differs (，-> , ℃ -> °c), a
+    pattern for those characters and one for those whose folded form is not
+    one character."""
+    table = {}
+    for c in range(0x80, 0x10000):
+        if not 0xD800 <= c < 0xE000:
+            f = unicodedata.normalize("NFKC", chr(c))
+            if f != chr(c):
+                table[c] = f
+    resizing = [chr(c) for c, f in table.items() if len(f.lower()) != 1]
+    resizing += [chr(c) for c in range(0x80, 0x10000) if c not in table and len(chr(c).lower()) != 1]
+    def charset(chars: list[str]) -> re.Pattern:
+        return re.compile("[" + "".join(re.escape(ch) for ch in chars) + "]")
+    return {chr(c): f for c, f in table.items()}, charset([chr(c) for c in table]), charset(resizing)
+
+
+def _nfkc(text: str) -> str:
+    """NFKC, fast for Chinese text: full-width punctuation makes almost every
+    page unnormalized, and ``unicodedata.normalize`` costs ~0.15 µs a
+    character.  Replacing characters by their NFKC forms keeps the string
+    equivalent, so when the result passes the (fast) check it is the NFKC
+    form; otherwise normalize it."""
+    if text.isascii():
+        return text
+    table, compat, _ = _compat()
+    out = compat.sub(lambda m: table[m.group()], text)
+    return out if unicodedata.is_normalized("NFKC", out) else unicodedata.normalize("NFKC", out)
+
+
 def _fold(text: str) -> str:
     """NFKC, lower case, traditional to simplified: may change the length."""
-    return _t2s().convert(unicodedata.normalize("NFKC", text).lower())
+    return _t2s().convert(_nfkc(text).lower())
 
 
 @dataclass(frozen=True)
@@ -44,14 +75,6 @@ class Normalized:
         # The end is the offset of the last character taken, plus one.
         stop = o[end - 1] + 1 if end > start else begin
         return begin, stop
-
-
-@lru_cache(maxsize=1)
-def _resizing() -> re.Pattern:
-    """Characters that fold to other than one character (℃ -> °c, … -> ...)."""
-    chars = [chr(c) for c in range(0x80, 0x10000) if not 0xD800 <= c < 0xE000
-             and len(unicodedata.normalize("NFKC", chr(c)).lower()) != 1]
-    return re.compile("[" + "".join(re.escape(c) for c in chars) + "]")
 
 
 def normalize(text: str) -> Normalized:
@@ -78,7 +101,7 @@ def normalize(text: str) -> Normalized:
                 add(i, i + 1)
 
     last = 0
-    for m in _resizing().finditer(text):
+    for m in _compat()[2].finditer(text):
         if m.start() > last:
             add(last, m.start())
         add(m.start(), m.end())
