@@ -5,8 +5,9 @@
     python benchmarks/bench.py --quick                   # 3,000 docs, for CI
 
 Generates the corpus with ../shared/bench/make_corpus.py (deterministic), builds
-both indexes in child processes (build seconds, docs/s, MB/s, peak RSS of the builder and its workers summed, size on
-disk), runs the real queries of ../shared/corpus/queries_dev.tsv against both
+both indexes in child processes (build seconds, docs/s, MB/s, size on disk, peak memory
+of the builder and its workers together: PSS, and RSS which counts shared pages twice),
+runs the real queries of ../shared/corpus/queries_dev.tsv against both
 (each query's first run with snippets, then warm: search alone and search + 10
 highlighted snippets; autocomplete per keystroke prefix), times the cold CLI on the
 seeds, an incremental update of one changed page in a page-format index of the
@@ -56,36 +57,41 @@ build_index(sys.argv[1:-1], sys.argv[-1], rebuild="--update" not in sys.argv[1:-
 """
 
 
-def _tree_rss(pid: int) -> int:
-    """Resident bytes of a process and all its descendants (shared pages
-    counted in each: an upper bound)."""
-    total, todo = 0, [pid]
+def _tree_memory(pid: int) -> tuple[int, int]:
+    """(RSS, PSS) in bytes of a process and all its descendants.  RSS counts
+    pages shared between them in each (an upper bound); PSS splits them."""
+    rss = pss = 0
+    todo = [pid]
     while todo:
         p = todo.pop()
         try:
-            with open(f"/proc/{p}/status") as f:
-                total += next((int(line.split()[1]) * 1024 for line in f if line.startswith("VmRSS:")), 0)
+            with open(f"/proc/{p}/smaps_rollup") as f:
+                for line in f:
+                    if line.startswith(("Rss:", "Pss:")):
+                        kb = int(line.split()[1]) * 1024
+                        rss, pss = (rss + kb, pss) if line.startswith("Rss:") else (rss, pss + kb)
             for task in os.listdir(f"/proc/{p}/task"):
                 with open(f"/proc/{p}/task/{task}/children") as f:
                     todo += [int(c) for c in f.read().split()]
         except (OSError, ValueError):
             pass
-    return total
+    return rss, pss
 
 
-def child(code: str, *args: str) -> tuple[float, int]:
-    """Run code in a fresh interpreter: (wall seconds, peak RSS bytes of it
-    and its worker processes together, sampled every 20 ms)."""
+def child(code: str, *args: str) -> tuple[float, int, int]:
+    """Run code in a fresh interpreter: wall seconds, and the peak RSS and
+    PSS of it and its worker processes together, sampled every 20 ms."""
     start = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-c", code, *args])
-    peak = 0
+    peak_rss = peak_pss = 0
     while proc.poll() is None:
-        peak = max(peak, _tree_rss(proc.pid))
+        rss, pss = _tree_memory(proc.pid)
+        peak_rss, peak_pss = max(peak_rss, rss), max(peak_pss, pss)
         time.sleep(0.02)
     seconds = time.perf_counter() - start
     if proc.returncode != 0:
         raise SystemExit(f"child failed ({proc.returncode}): {code.splitlines()[1]} {args}")
-    return seconds, peak
+    return seconds, peak_rss, peak_pss
 
 
 def du(path: str) -> int:
@@ -146,7 +152,7 @@ def naive_queries(index_dir: str, queries: list[str]) -> dict:
 
 def cold_cli(work: str) -> float:
     seeds_index = os.path.join(work, "seeds-index")
-    subprocess.run([sys.executable, "-m", "searchkit", "index", os.path.join(ROOT, "seeds"), "--index-dir",
+    subprocess.run([sys.executable, "-m", "searchkit", "index", "--rebuild", os.path.join(ROOT, "seeds"), "--index-dir",
                     seeds_index], check=True, capture_output=True)
     exe = shutil.which("searchkit") or ""
     cmd = [exe, "search", "医保", "--index-dir", seeds_index] if exe else \
@@ -164,13 +170,13 @@ def incremental(work: str, docs: int) -> dict:
     subprocess.run([sys.executable, os.path.join(SHARED, "bench", "make_corpus.py"), "--docs", str(docs),
                     "--pages", pages], check=True)
     idx = os.path.join(work, "pages-index")
-    build_s, _ = child(SEARCHKIT_BUILD, pages, idx)
+    build_s, _, _ = child(SEARCHKIT_BUILD, pages, idx)
     victim = os.path.join(pages, sorted(os.listdir(pages))[len(os.listdir(pages)) // 2])
     with open(victim, encoding="utf-8") as f:
         text = f.read()
     with open(victim, "w", encoding="utf-8") as f:
         f.write(text.replace("\n", "\n补充说明:本页已更新。\n", 1))
-    update_s, _ = child(SEARCHKIT_BUILD, pages, "--update", idx)
+    update_s, _, _ = child(SEARCHKIT_BUILD, pages, "--update", idx)
     return {"pages": len(os.listdir(pages)), "build_s": build_s, "update_one_page_s": update_s}
 
 
@@ -205,10 +211,11 @@ def main() -> None:
         idx = os.path.join(work, f"{name}-index")
         shutil.rmtree(idx, ignore_errors=True)
         os.makedirs(idx)
-        seconds, rss = child(code, corpus, idx)
+        seconds, rss, pss = child(code, corpus, idx)
         out[name] = {"build_s": round(seconds, 2), "docs_per_s": round(docs / seconds, 1),
                      "mb_per_s": round(mb / seconds, 3), "index_mb": round(du(idx) / 1e6, 1),
-                     "peak_rss_mb": round(rss / 1e6, 1), **query_fn(idx, queries)}
+                     "peak_rss_mb": round(rss / 1e6, 1), "peak_pss_mb": round(pss / 1e6, 1),
+                     **query_fn(idx, queries)}
     out["searchkit"]["cold_cli_s"] = round(cold_cli(work), 3)
     if not a.no_update:
         out["searchkit"]["incremental"] = incremental(work, docs)
@@ -228,7 +235,8 @@ def main() -> None:
     for name in systems:
         r = out[name]
         print(f"\n{name}: build {r['build_s']}s ({r['docs_per_s']} docs/s, {r['mb_per_s']} MB/s), "
-              f"index {r['index_mb']} MB, peak RSS {r['peak_rss_mb']} MB")
+              f"index {r['index_mb']} MB, peak memory {r['peak_pss_mb']} MB PSS / {r['peak_rss_mb']} MB RSS "
+              "(builder + workers)")
         for kind in ("first run", "search", "search+snippets", "suggest"):
             if kind not in r:
                 continue

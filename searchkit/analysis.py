@@ -9,7 +9,8 @@ Two views of the same text are indexed:
 * characters: every character as a unit (a Latin/digit run counts as one
   unit), unigrams and bigrams, positions counted in units.  Sub-word queries
   (``痛`` in ``头痛``) match here, and quoted phrases are exact unit sequences
-  here, whatever jieba made of them.
+  here, whatever jieba made of them (found by their grams, checked against
+  the stored text: the index keeps no positions).
 
 For indexing, :func:`analyze` turns a batch of records into token arrays
 (term ids per document) with as little Python per token as possible: the
@@ -133,7 +134,7 @@ def word_tokens(text: str) -> Iterator[tuple[str, int, int, int]]:
         start = end
 
 
-_BLOCK_CACHE: dict[str, tuple[str, ...]] = {}
+_BLOCK_CACHE: dict[str, str] = {}  # block -> its terms joined by newlines (compact)
 _BLOCK_CACHE_SIZE = 200_000
 
 
@@ -152,14 +153,16 @@ def word_terms(text: str) -> list[str]:
     for block in jieba.re_han_default.split(text):
         if not block:
             continue
-        terms = cache.get(block)
-        if terms is None:
-            terms = tuple(t for w in tk.cut(block, HMM=True) if _WORDISH.search(w)
-                          for t, _, _ in _word_parts(w, freq))
-            if jieba.re_han_default.match(block):
-                if len(cache) >= _BLOCK_CACHE_SIZE:
-                    cache.clear()
-                cache[block] = terms
+        joined = cache.get(block)
+        if joined is not None:
+            if joined:
+                out.extend(joined.split("\n"))
+            continue
+        terms = [t for w in tk.cut(block, HMM=True) if _WORDISH.search(w) for t, _, _ in _word_parts(w, freq)]
+        if jieba.re_han_default.match(block):  # such blocks hold no newline
+            if len(cache) >= _BLOCK_CACHE_SIZE:
+                cache.clear()
+            cache[block] = "\n".join(terms)
         out.extend(terms)
     return out
 
@@ -188,11 +191,6 @@ def char_tokens(text: str) -> Iterator[tuple[str, int, int, int]]:
             yield prev_unit + unit, pos - 1, prev_start, e
         yield unit, pos, s, e
         prev_unit, prev_start, prev_end = unit, s, e
-
-
-def units(text: str) -> list[str]:
-    """The character units of normalized text, for phrase queries."""
-    return _UNIT.findall(text)
 
 
 @dataclass

@@ -22,14 +22,15 @@ import multiprocessing as mp
 import os
 import shutil
 import time
-from contextlib import contextmanager
+from collections import deque
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
 import numpy as np
 
 from . import sources as src
-from .analysis import Tokens, analyze, segmenter
+from .analysis import Tokens, analyze
 from .errors import IndexLockedError, IndexMissingError, IndexUnreadableError, UsageError
 from .facets import places_in
 from .pages import ARTICLE, Record, merge_records
@@ -42,9 +43,12 @@ _GEN_PREFIX = "gen-"
 _IGNORABLE = ("README", ".gitkeep", ".gitignore")
 
 Progress = Callable[[int, int], None]
-PARALLEL_FROM = 2000  # records; below this, worker start-up costs more than it saves
+# Below these, starting worker processes costs more than it saves.
+PARALLEL_FROM = 2000  # records (an update)
+PARALLEL_FROM_BYTES = 2_000_000  # bytes of sources (a rebuild)
 BATCH = 256  # records per analysis task
-FLUSH_POSTINGS = 8_000_000  # postings held (about 10 bytes each) before a part file is written
+IN_FLIGHT = 8  # analysis tasks queued or running at a time
+FLUSH_POSTINGS = 6_000_000  # postings held (about 10 bytes each) before a part file is written
 MAX_SEGMENTS = 8  # an update merges the small segments beyond this
 
 
@@ -211,27 +215,49 @@ def _rows(records: list[Record]) -> list[tuple[str, str, str]]:
     return [(r.title, "\n".join(r.headings), r.body) for r in records]
 
 
-def _analyzed(records: list[Record], procs: int) -> Iterator[tuple[list[Record], dict[str, Tokens]]]:
-    """Batches of records with their tokens, in order; analysis (jieba)
-    dominates a build, so large ones fan out to one worker process per core."""
-    batches = [records[i:i + BATCH] for i in range(0, len(records), BATCH)]
-    if procs <= 1 or len(records) < PARALLEL_FROM:
-        for batch in batches:
-            yield batch, analyze(_rows(batch))
+@contextmanager
+def _workers() -> Iterator[object | None]:
+    """One analysis process per core (none on one core).  Started before the
+    sources are read, so the workers do not inherit (and, as Python's
+    garbage collector walks them, copy) the parent's records."""
+    procs = os.cpu_count() or 1
+    if procs <= 1:
+        yield None
         return
-    segmenter()  # loaded before the workers fork, so they share it
     context = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
     with context.Pool(procs) as pool:
-        yield from zip(batches, pool.imap(analyze, (_rows(b) for b in batches)))
+        yield pool
+
+
+def _analyzed(records: list[Record], pool) -> Iterator[tuple[list[Record], dict[str, Tokens]]]:
+    """Batches of records with their tokens, in order; analysis (jieba)
+    dominates a build, so large ones go to the worker processes.  Consumes
+    ``records``: a batch is let go once indexed, to bound memory."""
+    batches = deque(records[i:i + BATCH] for i in range(0, len(records), BATCH))
+    records.clear()
+    if pool is None:
+        while batches:
+            batch = batches.popleft()
+            yield batch, analyze(_rows(batch))
+        return
+    # A few batches in flight per worker: Pool.imap would queue every batch's
+    # text at once, and results could pile up just as well.
+    pending: deque = deque()
+    while batches or pending:
+        while batches and len(pending) < IN_FLIGHT:
+            batch = batches.popleft()
+            pending.append((batch, pool.apply_async(analyze, (_rows(batch),))))
+        batch, result = pending.popleft()
+        yield batch, result.get()
 
 
 def _add(writer, gen_dir: str, records: list[Record], report: BuildReport, progress: Progress | None,
-         procs: int = 1) -> None:
-    """Add records to the writer's new segment: stored fields to Whoosh,
-    text postings to part files written before Whoosh commits."""
+         pool=None) -> None:
+    """Add (and consume) records in the writer's new segment: stored fields
+    to Whoosh, text postings to part files written before Whoosh commits."""
     segment = writer.newsegment.segment_id()
-    acc, start, done = Accumulator(TEXT_FIELDS), writer.docnum, 0
-    for batch, tokens in _analyzed(records, procs):
+    acc, start, done, total = Accumulator(TEXT_FIELDS), writer.docnum, 0, len(records)
+    for batch, tokens in _analyzed(records, pool):
         for r in batch:
             writer.add_document(**_document(r))
             if r.kind == ARTICLE:
@@ -244,10 +270,10 @@ def _add(writer, gen_dir: str, records: list[Record], report: BuildReport, progr
             acc, start = Accumulator(TEXT_FIELDS), start + acc.ndocs
         done += len(batch)
         if progress:
-            progress(done, len(records))
+            progress(done, total)
     if acc.ndocs:
         acc.write(part_path(gen_dir, segment, start))
-    report.added += len(records)
+    report.added += total
 
 
 def _merge_small(gen_dir: str):
@@ -309,17 +335,20 @@ def _rebuild(index_dir: str, paths: list[str], pointer: dict | None, report: Bui
     gen_name = f"{_GEN_PREFIX}{time.time_ns():x}"
     gen_dir = os.path.join(index_dir, gen_name)
     os.makedirs(gen_dir)
-    loaded = _load_all(paths, report)
-    records = merge_records([r for sf in loaded.values() for r in sf.records])
-    ix = whoosh_index.create_in(gen_dir, make_schema())
-    writer = ix.writer(limitmb=128, compound=False)  # a compound file would swallow our parts
-    try:
-        _add(writer, gen_dir, records, report, progress, procs=os.cpu_count() or 1)
-    except BaseException:
-        writer.cancel()
-        raise
-    _write_atomic(manifest_path(gen_dir, ix.latest_generation() + 1),
-                  _manifest({p: _entry(sf) for p, sf in loaded.items() if sf.digest}))
+    large = sum((src.stat_key(p) or (0, 0))[0] for p in paths) >= PARALLEL_FROM_BYTES
+    with _workers() if large else nullcontext() as pool:
+        loaded = _load_all(paths, report)
+        entries = {p: _entry(sf) for p, sf in loaded.items() if sf.digest}
+        records = merge_records([r for sf in loaded.values() for r in sf.records])
+        del loaded  # _add lets records go as it indexes them
+        ix = whoosh_index.create_in(gen_dir, make_schema())
+        writer = ix.writer(limitmb=128, compound=False)  # a compound file would swallow our parts
+        try:
+            _add(writer, gen_dir, records, report, progress, pool)
+        except BaseException:
+            writer.cancel()
+            raise
+    _write_atomic(manifest_path(gen_dir, ix.latest_generation() + 1), _manifest(entries))
     writer.commit(merge=False)
     ix.close()
     _fsync_dir(gen_dir)
@@ -381,7 +410,8 @@ def _update(index_dir: str, paths: list[str], pointer: dict, report: BuildReport
     try:
         for doc_id in sorted(affected):
             report.deleted += writer.delete_by_term("id", doc_id)
-        _add(writer, gen_dir, fresh, report, progress, procs=os.cpu_count() or 1)
+        with _workers() if len(fresh) >= PARALLEL_FROM else nullcontext() as pool:
+            _add(writer, gen_dir, fresh, report, progress, pool)
     except BaseException:
         writer.cancel()
         raise

@@ -10,8 +10,8 @@ of documents of one Whoosh segment, named after it
 (``MAIN_<segment id>.<first docnum>.skp``), so Whoosh's own clean-up deletes
 the parts of segments it drops.
 
-A part file: ``SKP1``, a little-endian u64 header length, a JSON header
-(``ndocs`` and, per array, dtype/offset/count), then the arrays.  Per field:
+A part file: ``SKP1`` padded to 8 bytes, the arrays (each 8-byte aligned), a JSON footer (``ndocs`` and, per array,
+dtype/offset/count) and the footer's length as a little-endian u64.  Per field:
 the sorted terms as UTF-8 joined by newlines with their byte offsets, the
 posting offsets of each term, the (part-local) document numbers and term
 frequencies of every posting, and each document's length in tokens.
@@ -85,47 +85,50 @@ class Accumulator:
                 tf: np.ndarray, lengths: np.ndarray) -> None:
         vocab = runs.vocab
         to_global = np.fromiter((vocab.setdefault(t, len(vocab)) for t in terms), np.int64, len(terms))
-        runs.terms.append(to_global[term_of] if len(terms) else np.zeros(0, np.int64))
+        runs.terms.append(to_global[term_of].astype(np.int32) if len(terms) else np.zeros(0, np.int32))
         runs.docs.append(docs + self.ndocs)
         runs.tfs.append(np.minimum(tf, 65535).astype(np.uint16))
         runs.lengths.append(np.asarray(lengths, dtype=np.uint32))
         self.postings += int(docs.size)
 
     def write(self, path: str) -> None:
-        """Write the part atomically (temporary file, fsync, rename)."""
-        arrays: dict[str, np.ndarray] = {}
-        for name, runs in self.fields.items():
-            names = list(runs.vocab)
-            order = sorted(range(len(names)), key=names.__getitem__)
-            rank = np.empty(len(names), dtype=np.int64)
-            rank[order] = np.arange(len(names))
-            terms = rank[np.concatenate(runs.terms)] if runs.terms else np.zeros(0, np.int64)
-            by_term = np.argsort(terms, kind="stable")  # documents stay ascending within a term
-            encoded = [_encode(names[i]) for i in order]
-            arrays[f"{name}.blob"] = np.frombuffer(b"\n".join(encoded), dtype=np.uint8)
-            arrays[f"{name}.toff"] = np.concatenate(([0], np.cumsum([len(e) + 1 for e in encoded]))).astype(np.int64)
-            arrays[f"{name}.poff"] = np.concatenate(
-                ([0], np.cumsum(np.bincount(terms, minlength=len(names))))).astype(np.int64)
-            arrays[f"{name}.docs"] = np.concatenate(runs.docs)[by_term] if runs.docs else np.zeros(0, np.int32)
-            arrays[f"{name}.tf"] = np.concatenate(runs.tfs)[by_term] if runs.tfs else np.zeros(0, np.uint16)
-            arrays[f"{name}.len"] = np.concatenate(runs.lengths) if runs.lengths else np.zeros(0, np.uint32)
-        header: dict = {"ndocs": self.ndocs, "arrays": {}}
-        offset = 0
-        for key, arr in arrays.items():
-            header["arrays"][key] = [arr.dtype.str, offset, int(arr.size)]
-            offset += -(-arr.nbytes // _ALIGN) * _ALIGN
-        head = json.dumps(header).encode("utf-8")
-        base = -(-(len(MAGIC) + 8 + len(head)) // _ALIGN) * _ALIGN
+        """Write the part atomically (temporary file, fsync, rename), one
+        field at a time, releasing what is written."""
         tmp = os.path.join(os.path.dirname(path), f".tmp-{os.getpid()}-{os.path.basename(path)}")
+        index: dict[str, list] = {}
         with open(tmp, "wb") as f:
-            f.write(MAGIC + struct.pack("<Q", len(head)) + head)
-            f.write(b"\0" * (base - f.tell()))
-            for arr in arrays.values():
-                f.write(arr.tobytes())
-                f.write(b"\0" * (-arr.nbytes % _ALIGN))
+            f.write(MAGIC + b"\0" * (_ALIGN - len(MAGIC)))
+            for name in list(self.fields):
+                for key, arr in self._field_arrays(self.fields.pop(name)):
+                    index[f"{name}.{key}"] = [arr.dtype.str, f.tell(), int(arr.size)]
+                    f.write(arr.tobytes())
+                    f.write(b"\0" * (-f.tell() % _ALIGN))
+            head = json.dumps({"ndocs": self.ndocs, "arrays": index}).encode("utf-8")
+            f.write(head + struct.pack("<Q", len(head)))
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+
+    @staticmethod
+    def _field_arrays(runs: _FieldRuns) -> Iterator[tuple[str, np.ndarray]]:
+        names = list(runs.vocab)
+        order = sorted(range(len(names)), key=names.__getitem__)
+        encoded = [_encode(names[i]) for i in order]
+        yield "blob", np.frombuffer(b"\n".join(encoded), dtype=np.uint8)
+        yield "toff", np.concatenate(([0], np.cumsum([len(e) + 1 for e in encoded]))).astype(np.int64)
+        del encoded
+        rank = np.empty(len(names), dtype=np.int32)
+        rank[order] = np.arange(len(names), dtype=np.int32)
+        terms = rank[np.concatenate(runs.terms)] if runs.terms else np.zeros(0, np.int32)
+        runs.terms.clear()
+        yield "poff", np.concatenate(([0], np.cumsum(np.bincount(terms, minlength=len(names))))).astype(np.int64)
+        by_term = np.argsort(terms, kind="stable")  # documents stay ascending within a term
+        del terms
+        yield "docs", np.concatenate(runs.docs)[by_term] if runs.docs else np.zeros(0, np.int32)
+        runs.docs.clear()
+        yield "tf", np.concatenate(runs.tfs)[by_term] if runs.tfs else np.zeros(0, np.uint16)
+        runs.tfs.clear()
+        yield "len", np.concatenate(runs.lengths) if runs.lengths else np.zeros(0, np.uint32)
 
 
 class PartError(ValueError):
@@ -145,14 +148,13 @@ class Part:
         m = self._map
         if m[:4] != MAGIC or len(m) < 12:
             raise PartError(f"{path} is not a searchkit postings file")
-        (size,) = struct.unpack("<Q", m[4:12])
+        (size,) = struct.unpack("<Q", m[-8:])
         try:
-            header = json.loads(m[12:12 + size])
-            base = -(-(12 + size) // _ALIGN) * _ALIGN
+            header = json.loads(m[len(m) - 8 - size:len(m) - 8])
             self.ndocs = int(header["ndocs"])
             self._arrays = {}
             for key, (dtype, offset, count) in header["arrays"].items():
-                self._arrays[key] = np.frombuffer(m, dtype=np.dtype(dtype), count=count, offset=base + offset)
+                self._arrays[key] = np.frombuffer(m, dtype=np.dtype(dtype), count=count, offset=offset)
         except (ValueError, KeyError, TypeError) as e:
             raise PartError(f"{path} is damaged ({e.__class__.__name__})") from None
 
