@@ -134,36 +134,50 @@ def word_tokens(text: str) -> Iterator[tuple[str, int, int, int]]:
         start = end
 
 
-_BLOCK_CACHE: dict[str, str] = {}  # block -> its terms joined by newlines (compact)
-_BLOCK_CACHE_SIZE = 200_000
+_BLOCK_CACHE: dict[str, str] = {}  # Han block -> its terms joined by newlines (compact)
+_WORD_CACHE: dict[str, tuple[str, ...]] = {}  # jieba word -> the terms it is indexed as
+_BLOCK_CACHE_SIZE = _WORD_CACHE_SIZE = 200_000
+
+
+def _cached(cache: dict, size: int, key: str, value) -> None:
+    if len(cache) >= size:
+        cache.clear()
+    cache[key] = value
 
 
 def word_terms(text: str) -> list[str]:
     """The terms of :func:`word_tokens`, without positions, for indexing.
 
     jieba cuts each run of Han/Latin characters on its own, so the terms of
-    a run are cached: text repeats (card snippets quote their articles,
-    pages share boilerplate), and jieba is most of an index build.
+    a run are cached (text repeats: card snippets quote their articles,
+    pages share boilerplate), and so are the terms of each word.  jieba is
+    most of an index build.
     """
     import jieba
 
     tk = segmenter()
-    freq, cache = tk.FREQ, _BLOCK_CACHE
+    freq, blocks, words = tk.FREQ, _BLOCK_CACHE, _WORD_CACHE
+    cut_block = tk._Tokenizer__cut_DAG  # what tk.cut runs on each Han block, minus its per-call set-up
     out: list[str] = []
-    for block in jieba.re_han_default.split(text):
+    for i, block in enumerate(jieba.re_han_default.split(text)):
         if not block:
             continue
-        joined = cache.get(block)
-        if joined is not None:
-            if joined:
-                out.extend(joined.split("\n"))
+        if i % 2 == 0:  # between Han blocks: punctuation, spaces, other scripts
+            out.extend(t for w in tk.cut(block, HMM=True) if _WORDISH.search(w) for t, _, _ in _word_parts(w, freq))
             continue
-        terms = [t for w in tk.cut(block, HMM=True) if _WORDISH.search(w) for t, _, _ in _word_parts(w, freq)]
-        if jieba.re_han_default.match(block):  # such blocks hold no newline
-            if len(cache) >= _BLOCK_CACHE_SIZE:
-                cache.clear()
-            cache[block] = "\n".join(terms)
-        out.extend(terms)
+        joined = blocks.get(block)
+        if joined is None:
+            terms: list[str] = []
+            for w in cut_block(block):
+                parts = words.get(w)
+                if parts is None:
+                    parts = tuple(t for t, _, _ in _word_parts(w, freq)) if _WORDISH.search(w) else ()
+                    _cached(words, _WORD_CACHE_SIZE, w, parts)
+                terms.extend(parts)
+            joined = "\n".join(terms)  # a Han block holds no newline
+            _cached(blocks, _BLOCK_CACHE_SIZE, block, joined)
+        if joined:
+            out.extend(joined.split("\n"))
     return out
 
 
@@ -205,14 +219,16 @@ class Tokens:
 
 def word_arrays(texts: list[str]) -> Tokens:
     """:func:`word_terms` of each normalized text, as arrays."""
-    vocab: dict[str, int] = {}
-    docs: list[int] = []
-    ids: list[int] = []
-    for i, text in enumerate(texts):
-        before = len(ids)
-        ids.extend(vocab.setdefault(w, len(vocab)) for w in word_terms(text))
-        docs.extend([i] * (len(ids) - before))
-    return Tokens(np.array(docs, np.int32), np.array(ids, np.int32), list(vocab))
+    terms: list[str] = []
+    counts = []
+    for text in texts:
+        before = len(terms)
+        terms.extend(word_terms(text))
+        counts.append(len(terms) - before)
+    vocab = list(dict.fromkeys(terms))
+    index = {t: i for i, t in enumerate(vocab)}
+    ids = np.fromiter(map(index.__getitem__, terms), np.int32, len(terms))
+    return Tokens(np.repeat(np.arange(len(texts), dtype=np.int32), counts), ids, vocab)
 
 
 _BIGRAM_SHIFT = 21  # code points are < 2**21: a bigram packs two into one int64
