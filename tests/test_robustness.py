@@ -3,6 +3,8 @@ damaged index.  The property tests run a few hundred examples by default;
 `pytest -m fuzz` runs 10,000 each."""
 
 import os
+import unicodedata
+from collections import Counter
 
 import pytest
 from click.testing import CliRunner
@@ -10,12 +12,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from searchkit import QuerySyntaxError, SearchIndex
-from searchkit.analysis import char_tokens, word_tokens
+from searchkit.analysis import char_arrays, char_tokens, word_arrays, word_tokens
 from searchkit.cli import main
 from searchkit.errors import IndexUnreadableError
 from searchkit.indexer import build_index, current_generation
 from searchkit.pages import KINDS, PageError, parse_page
-from searchkit.text import normalize
+from searchkit.text import _nfkc, normalize
 
 # Han, kana, Latin, digits, punctuation the pages use, controls and emoji.
 TEXT = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=300) | st.text(
@@ -37,12 +39,18 @@ def check_parser(text):
 
 
 def check_analyzer(text):
+    assert _nfkc(text) == unicodedata.normalize("NFKC", text)  # the fast path is exact
     n = normalize(text)
     for tokens in (char_tokens(n.text), word_tokens(n.text)):
         for t, _, s, e in tokens:
             assert 0 <= s < e <= len(n.text) and n.text[s:e] == t
             a, b = n.to_original(s, e)
             assert 0 <= a <= b <= len(text)
+    # The indexing path (a batch at a time) yields the terms of the query path.
+    texts = [n.text, normalize(text[::-1]).text]
+    for batch, stream in ((char_arrays(texts), char_tokens), (word_arrays(texts), word_tokens)):
+        for i, t in enumerate(texts):
+            assert Counter(batch.terms[j] for j in batch.ids[batch.docs == i]) == Counter(x for x, *_ in stream(t))
 
 
 def check_search(ix, query):
