@@ -186,13 +186,19 @@ class Part:
     def lengths(self, fieldname: str) -> np.ndarray:
         return self._arrays[f"{fieldname}.len"]
 
-    def terms(self, fieldname: str) -> Iterator[tuple[str, int]]:
-        """(term, document frequency) in term order."""
+    def terms(self, fieldname: str, live: np.ndarray | None = None) -> Iterator[tuple[str, int]]:
+        """(term, document frequency) in term order; with ``live`` (a mask
+        over this part's documents), only live documents count."""
         blob = self._arrays[f"{fieldname}.blob"].tobytes()
         if not blob and self._arrays[f"{fieldname}.toff"].size <= 1:
             return
-        df = np.diff(self._arrays[f"{fieldname}.poff"]).tolist()
-        yield from zip(blob.decode("utf-8", "surrogatepass").split("\n"), df)
+        poff = self._arrays[f"{fieldname}.poff"]
+        if live is None:
+            df = np.diff(poff)
+        else:
+            alive = np.concatenate(([0], np.cumsum(live[self._arrays[f"{fieldname}.docs"]], dtype=np.int64)))
+            df = alive[poff[1:]] - alive[poff[:-1]]
+        yield from zip(blob.decode("utf-8", "surrogatepass").split("\n"), df.tolist())
 
     def field_arrays(self, fieldname: str) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Everything of one field, for merging: terms, each posting's term

@@ -124,11 +124,15 @@ class Postings:
         return self.get(fieldname, text)[0]
 
     def terms(self, fieldname: str) -> dict[str, int]:
-        """Every term of a text field with its document frequency."""
+        """Every term of a text field in a live document, with its document
+        frequency."""
         df: dict[str, int] = {}
-        for part, _ in self.parts:
-            for term, n in part.terms(fieldname):
-                df[term] = df.get(term, 0) + n
+        deletions = self.doc_count < self.n
+        for part, offset in self.parts:
+            live = self.live[offset:offset + part.ndocs] if deletions else None
+            for term, n in part.terms(fieldname, live):
+                if n:
+                    df[term] = df.get(term, 0) + n
         return df
 
     def close(self) -> None:

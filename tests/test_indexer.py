@@ -140,5 +140,7 @@ def test_many_updates_merge_segments_and_rank_as_a_fresh_build(seeds_copy, tmp_p
     build_index([str(seeds_copy)], fresh)
     for query in ("医保", "异地就医备案", "二月闹", '"第10次更新"'):
         assert sorted(_ids(idx, query)) == sorted(_ids(fresh, query)), query
-    with SearchIndex.open(idx) as ix:
+    with SearchIndex.open(idx) as ix, SearchIndex.open(fresh) as clean:
         assert ix.search('"第3次更新"').relaxed and not ix.search('"第10次更新"').relaxed
+        # Words of deleted records are not suggested.
+        assert ix.vocabulary.df == clean.vocabulary.df
