@@ -137,8 +137,8 @@ def clause_terms(clause: Clause, r: Ranking) -> list[tuple[str, str, float]]:
 
 
 def phrase_parts(text: str) -> list[list[str]]:
-    """The unit sequences of an exact phrase; a gap (punctuation, space)
-    splits it into parts that must all be present."""
+    """The unit sequences of an exact phrase, split where it has a gap
+    (punctuation, space)."""
     parts: list[list[str]] = [[]]
     last = None
     for t, pos, _, _ in char_tokens(text):
@@ -151,16 +151,19 @@ def phrase_parts(text: str) -> list[list[str]]:
     return [p for p in parts if p]
 
 
-def _sequence_pattern(units: list[str]) -> re.Pattern:
-    """A regular expression for units in a row, as :func:`char_tokens`
-    counts adjacency: Latin/digit runs are whole and may be joined by one
-    of ``-./+#_``."""
-    out = []
-    for i, u in enumerate(units):
-        if i and u.isascii() and units[i - 1].isascii():
-            out.append("[-./+#_]?")
-        out.append(rf"(?<![a-z0-9]){re.escape(u)}(?![a-z0-9])" if u.isascii() else re.escape(u))
-    return re.compile("".join(out))
+def _phrase_pattern(parts: list[list[str]]) -> re.Pattern:
+    """A regular expression for a phrase's units in a row, as
+    :func:`char_tokens` counts adjacency (Latin/digit runs are whole and may
+    be joined by one of ``-./+#_``); between parts, any non-word characters."""
+    pieces = []
+    for units in parts:
+        out = []
+        for i, u in enumerate(units):
+            if i and u.isascii() and units[i - 1].isascii():
+                out.append("[-./+#_]?")
+            out.append(rf"(?<![a-z0-9]){re.escape(u)}(?![a-z0-9])" if u.isascii() else re.escape(u))
+        pieces.append("".join(out))
+    return re.compile(r"[\W_]*".join(pieces))
 
 
 class _Matcher:
@@ -179,33 +182,32 @@ class _Matcher:
         return m
 
     def contains(self, clause: Clause) -> np.ndarray:
-        """Documents holding the clause's text as an exact character sequence."""
+        """Documents holding the clause's text as an exact character sequence
+        (spaces and punctuation inside it may be any or none)."""
         n = norm(clause.text)
         parts = phrase_parts(n)
         found = np.zeros(self.p.n, dtype=bool)
-        if not parts:
-            return found
-        for fname, _ in _char_fields(clause, self.r):
-            here = np.ones(self.p.n, dtype=bool)
-            for part in parts:
-                here &= self._mask(self._sequence(fname, part))
-            found |= here
+        if parts:
+            for fname, _ in _char_fields(clause, self.r):
+                found[self._sequence(fname, parts)] = True
         return found
 
-    def _sequence(self, fname: str, units: list[str]) -> np.ndarray:
-        """Documents whose field holds ``units`` in a row: those with all its
-        units and bigrams, checked against the stored text unless the
-        grams alone decide it (one unit, or two Han characters)."""
-        grams = set(units) | {a + b for a, b in zip(units, units[1:]) if is_han(a) and is_han(b)}
+    def _sequence(self, fname: str, parts: list[list[str]]) -> np.ndarray:
+        """Documents whose field holds the parts' units in a row: those with
+        all their units and bigrams, checked against the stored text unless
+        the grams alone decide it (one unit, or two Han characters)."""
+        grams = {g for units in parts for g in units}
+        grams |= {a + b for units in parts for a, b in zip(units, units[1:]) if is_han(a) and is_han(b)}
         docs = None
         for g in sorted(grams, key=lambda g: self.p.docs(fname, g).size):
             d = self.p.docs(fname, g)
             docs = d if docs is None else np.intersect1d(docs, d, assume_unique=True)
             if not docs.size:
                 return docs
-        if len(units) == 1 or (len(units) == 2 and is_han(units[0]) and is_han(units[1])):
+        units = parts[0]
+        if len(parts) == 1 and (len(units) == 1 or (len(units) == 2 and is_han(units[0]) and is_han(units[1]))):
             return docs
-        pattern = _sequence_pattern(units)
+        pattern = _phrase_pattern(parts)
         stored = "title" if fname == "title_chars" else "body"
         return np.array([d for d in docs.tolist()
                          if pattern.search(norm(self.searcher.stored_fields(d).get(stored) or ""))], dtype=np.int64)
@@ -270,8 +272,9 @@ def highlight_terms(clauses: list[Clause]) -> list[str]:
         if c.occur == NOT:
             continue
         n = norm(c.text).strip()
-        if c.phrase:
+        if c.phrase:  # the phrase, and its pieces where it has a gap the text may not have
             terms.add(n)
+            terms.update(p for p in re.split(r"[\W_]+", n) if p)
             continue
         words = [w for w, stop, _, _ in clause_words(n) if not stop]
         terms.update(words)
