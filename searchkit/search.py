@@ -15,6 +15,7 @@ import os
 import pickle
 import re
 import struct
+import time
 import zlib
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -294,7 +295,8 @@ def parse_date(value: str | None, name: str) -> str | None:
         raise UsageError(f"{name} must be a date like 2025-03-31, not {value!r}") from None
 
 
-# What Whoosh raises when a segment file is truncated or damaged.
+# What Whoosh (and our part files, PartError is a ValueError) raise when a
+# file is missing, truncated or damaged.
 _DAMAGE = (OSError, EOFError, struct.error, zlib.error, pickle.UnpicklingError, KeyError, ValueError)
 
 
@@ -374,6 +376,7 @@ class Stats:
 
 SORTS = ("relevance", "date")
 LOW_HITS = 3  # below this many results, suggest a better query
+OPEN_ATTEMPTS = 5
 PINYIN_MIN_HITS = 3  # a pinyin-looking query whose letters match fewer documents is read as Hanzi
 
 
@@ -382,17 +385,45 @@ class SearchIndex:
     decoded posting lists are kept between queries."""
 
     def __init__(self, index_dir: str, ranking: Ranking | None = None):
-        from whoosh import index as whoosh_index
-
         self.index_dir = index_dir
         self.ranking = ranking or Ranking()
         self._gen_dir = current_generation(index_dir)
         with _reading(index_dir):
-            self._ix = whoosh_index.open_dir(self._gen_dir)
-            self._searcher = self._ix.searcher()
-            self._postings = Postings(self._searcher, self._gen_dir)
+            for attempt in range(OPEN_ATTEMPTS):
+                try:
+                    self._open()
+                    break
+                except _DAMAGE:
+                    # An update commits a new table of segments and deletes the
+                    # old one, and the files of segments it merged: a reader
+                    # that listed them a moment before finds them gone.  Read
+                    # again; a damaged index fails every time.
+                    if attempt == OPEN_ATTEMPTS - 1:
+                        raise
+                    time.sleep(0.05)
         self._vocab: Vocabulary | None = None
         self._facets: FacetIndex | None = None
+
+    def _open(self) -> None:
+        from whoosh import index as whoosh_index
+
+        ix = whoosh_index.open_dir(self._gen_dir)
+        searcher = ix.searcher()
+        try:
+            for reader, _ in searcher.reader().leaf_readers():
+                # Whoosh opens a segment's stored column on first use: open it
+                # now, while the segment's files are there, and hold it.
+                if reader.doc_count_all():
+                    try:
+                        reader.stored_fields(0)
+                    except TypeError:  # Whoosh's way of saying the column file is gone
+                        raise FileNotFoundError("a segment's stored fields are missing") from None
+            postings = Postings(searcher, self._gen_dir)
+        except BaseException:
+            searcher.close()
+            ix.close()
+            raise
+        self._ix, self._searcher, self._postings = ix, searcher, postings
 
     @classmethod
     def open(cls, index_dir: str | None = None, ranking: Ranking | None = None) -> SearchIndex:

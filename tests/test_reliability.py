@@ -11,7 +11,7 @@ import pytest
 
 from searchkit import SearchIndex
 from searchkit.errors import IndexUnreadableError
-from searchkit.indexer import build_index, current_generation, index_lock
+from searchkit.indexer import MAX_SEGMENTS, build_index, current_generation, index_lock
 from searchkit import sources
 from conftest import shared_path
 
@@ -109,6 +109,13 @@ def test_searches_in_other_processes_keep_answering(generated_pages, tmp_path):
     build_index([every], idx)  # an update
     build_index([every], idx, rebuild=True)  # a rebuild
     build_index([first], idx)  # an update that removes half
+    page = sorted((generated_pages / "first").iterdir())[0]
+    text = page.read_text(encoding="utf-8")
+    for i in range(MAX_SEGMENTS + 2):  # small updates, until segments merge
+        page.write_text(text.replace("\n", f"\n补充说明:第{i}次更新。\n", 1), encoding="utf-8")
+        os.utime(page, ns=(i * 10**9, i * 10**9))
+        build_index([first], idx)
+    page.write_text(text, encoding="utf-8")
     outputs = [p.communicate(timeout=120)[0] for p in searchers]
     with SearchIndex.open(idx) as ix:
         assert ix.search("医保报销", limit=5).total == old_total
