@@ -10,11 +10,13 @@ of documents of one Whoosh segment, named after it
 (``MAIN_<segment id>.<first docnum>.skp``), so Whoosh's own clean-up deletes
 the parts of segments it drops.
 
-A part file: ``SKP1`` padded to 8 bytes, the arrays (each 8-byte aligned), a JSON footer (``ndocs`` and, per array,
-dtype/offset/count) and the footer's length as a little-endian u64.  Per field:
-the sorted terms as UTF-8 joined by newlines with their byte offsets, the
-posting offsets of each term, the (part-local) document numbers and term
-frequencies of every posting, and each document's length in tokens.
+A part file: ``SKP1`` padded to 8 bytes, the arrays (each 8-byte aligned),
+a JSON footer (``ndocs`` and, per array, dtype/offset/count) and the
+footer's length as a little-endian u64.  Per field: the sorted terms as
+UTF-8 joined by newlines with their byte offsets and 8-byte prefixes (for a
+vectorized lookup), the posting offsets of each term, the (part-local)
+document numbers and term frequencies of every posting, and each
+document's length in tokens.
 """
 
 from __future__ import annotations
@@ -40,6 +42,12 @@ _EMPTY = (np.zeros(0, np.int32), np.zeros(0, np.float32))
 
 def _encode(term: str) -> bytes:
     return term.encode("utf-8", "surrogatepass")
+
+
+def _prefixes(encoded: list[bytes]) -> np.ndarray:
+    """The first 8 bytes of each term as a big-endian integer (zero-padded):
+    sorted like the terms themselves."""
+    return np.frombuffer(b"".join(e[:8].ljust(8, b"\0") for e in encoded), dtype=">u8").astype(np.uint64)
 
 
 @dataclass
@@ -116,6 +124,7 @@ class Accumulator:
         encoded = [_encode(names[i]) for i in order]
         yield "blob", np.frombuffer(b"\n".join(encoded), dtype=np.uint8)
         yield "toff", np.concatenate(([0], np.cumsum([len(e) + 1 for e in encoded]))).astype(np.int64)
+        yield "pfx", _prefixes(encoded)
         del encoded
         rank = np.empty(len(names), dtype=np.int32)
         rank[order] = np.arange(len(names), dtype=np.int32)
@@ -159,19 +168,19 @@ class Part:
             raise PartError(f"{path} is damaged ({e.__class__.__name__})") from None
 
     def _find(self, fieldname: str, term: str) -> int:
-        """Index of ``term`` in the field's sorted terms, or -1."""
+        """Index of ``term`` in the field's sorted terms, or -1: a NumPy
+        search over the terms' 8-byte prefixes, then the few terms sharing
+        the prefix compared whole."""
         blob, toff = self._arrays[f"{fieldname}.blob"], self._arrays[f"{fieldname}.toff"]
+        pfx = self._arrays[f"{fieldname}.pfx"]
         key = _encode(term)
-        lo, hi = 0, toff.size - 1
-        while lo < hi:
-            mid = (lo + hi) // 2
-            here = blob[toff[mid]:toff[mid + 1] - 1].tobytes()
-            if here < key:
-                lo = mid + 1
-            elif here > key:
-                hi = mid
-            else:
-                return mid
+        k = _prefixes([key])[0]
+        for i in range(int(np.searchsorted(pfx, k, "left")), int(np.searchsorted(pfx, k, "right"))):
+            here = blob[toff[i]:toff[i + 1] - 1].tobytes()
+            if here == key:
+                return i
+            if here > key:
+                break
         return -1
 
     def get(self, fieldname: str, term: str) -> tuple[np.ndarray, np.ndarray]:
