@@ -160,6 +160,11 @@ class Postings:
         return value
 
 
+def idf(doc_count: int, df: int) -> float:
+    """BM25's inverse document frequency (never negative)."""
+    return math.log(1.0 + (doc_count - df + 0.5) / (df + 0.5))
+
+
 def bm25(postings: Postings, terms: list[tuple[str, str, float]], k1: float,
          b_of: dict[str, float], default_b: float) -> np.ndarray:
     """Sum over (field, term, weight) of weight * BM25(term in field).
@@ -171,9 +176,8 @@ def bm25(postings: Postings, terms: list[tuple[str, str, float]], k1: float,
     for fieldname, text, weight in terms:
         docs, part = postings.saturated(fieldname, text, k1, b_of.get(fieldname, default_b))
         if docs.size:
-            idf = math.log(1.0 + (n_docs - docs.size + 0.5) / (docs.size + 0.5))
             docs_of.append(docs)
-            values.append(part * np.float32(weight * idf))
+            values.append(part * np.float32(weight * idf(n_docs, docs.size)))
     if not docs_of:
         return np.zeros(postings.n, dtype=np.float32)
     return np.bincount(np.concatenate(docs_of), weights=np.concatenate(values),

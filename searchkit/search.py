@@ -33,7 +33,7 @@ from .pages import KINDS
 from .query import MUST, NOT, SHOULD, Clause, parse_query
 from .facets import FacetIndex
 from .schema import FORMAT_VERSION, WORD_FIELDS
-from .scoring import Postings, bm25
+from .scoring import Postings, bm25, idf
 from .suggest import PINYIN_QUERY, Suggestion, Vocabulary
 from .text import norm
 
@@ -214,18 +214,23 @@ class _Matcher:
                          if pattern.search(norm(self.searcher.stored_fields(d).get(stored) or ""))], dtype=np.int64)
 
     def coverage(self, clause: Clause) -> np.ndarray:
-        """Share of the clause's content characters each document holds."""
+        """Share of the clause's content characters each document holds,
+        each weighted by its idf: missing a rare character (the disease, the
+        body part) costs more than missing a common one."""
         n = norm(clause.text)
         stops = [(s, e) for _, stop, s, e in clause_words(n) if stop]
         units = {t for t, _, s, e in char_tokens(n)
                  if (len(t) == 1 or t.isascii()) and not any(a <= s and e <= b for a, b in stops)}
-        counts = np.zeros(self.p.n, dtype=np.float32)
+        covered = np.zeros(self.p.n, dtype=np.float32)
+        total = 0.0
         for u in units:
             here = np.zeros(self.p.n, dtype=bool)
             for fname, _ in _char_fields(clause, self.r):
                 here[self.p.docs(fname, u)] = True
-            counts += here
-        return counts / max(len(units), 1)
+            weight = idf(self.p.doc_count, int(np.count_nonzero(here)))
+            covered += here * np.float32(weight)
+            total += weight
+        return covered / total if total > 0 else covered
 
     def run(self, clauses: list[Clause]) -> tuple[np.ndarray, np.ndarray]:
         total = np.zeros(self.p.n, dtype=np.float32)

@@ -22,8 +22,8 @@ def dev(tmp_path_factory):
 
 def test_dev_relevance_floor(dev):
     assert dev.queries == 500
-    assert dev.ndcg10 >= 0.84, dev.ndcg10
-    assert dev.mrr10 >= 0.875, dev.mrr10
+    assert dev.ndcg10 >= 0.845, dev.ndcg10
+    assert dev.mrr10 >= 0.88, dev.mrr10
     assert dev.recall100 >= 0.98, dev.recall100
 
 
