@@ -216,21 +216,38 @@ class _Matcher:
     def coverage(self, clause: Clause) -> np.ndarray:
         """Share of the clause's content characters each document holds,
         each weighted by its idf: missing a rare character (the disease, the
-        body part) costs more than missing a common one."""
+        body part) costs more than missing a common one.  A document holding
+        a synonym of a query word (腹泻 for 拉肚子) covers that word."""
         n = norm(clause.text)
-        stops = [(s, e) for _, stop, s, e in clause_words(n) if stop]
+        words = clause_words(n)
+        stops = [(s, e) for _, stop, s, e in words if stop]
         units = {t for t, _, s, e in char_tokens(n)
                  if (len(t) == 1 or t.isascii()) and not any(a <= s and e <= b for a, b in stops)}
+        by_synonym = self._synonym_cover(clause, words)
         covered = np.zeros(self.p.n, dtype=np.float32)
         total = 0.0
         for u in units:
-            here = np.zeros(self.p.n, dtype=bool)
+            here = by_synonym[u].copy() if u in by_synonym else np.zeros(self.p.n, dtype=bool)
             for fname, _ in _char_fields(clause, self.r):
                 here[self.p.docs(fname, u)] = True
             weight = idf(self.p.doc_count, int(np.count_nonzero(here)))
             covered += here * np.float32(weight)
             total += weight
         return covered / total if total > 0 else covered
+
+    def _synonym_cover(self, clause: Clause, words: list[tuple[str, bool, int, int]]) -> dict[str, np.ndarray]:
+        """For each character of a content word that has synonyms: the
+        documents holding one of them as a word."""
+        syn = synonyms()
+        cover: dict[str, np.ndarray] = {}
+        for w, stop, _, _ in words:
+            if stop or w not in syn:
+                continue
+            docs = self._mask(np.concatenate([self.p.docs(fname, other)
+                                              for other in syn[w] for fname, _ in _word_fields(clause, self.r)]))
+            for ch in w:
+                cover[ch] = cover[ch] | docs if ch in cover else docs
+        return cover
 
     def run(self, clauses: list[Clause]) -> tuple[np.ndarray, np.ndarray]:
         total = np.zeros(self.p.n, dtype=np.float32)
