@@ -82,13 +82,15 @@ def _char_fields(clause: Clause, r: Ranking) -> list[tuple[str, float]]:
     return fields.get(clause.field or "", fields["title"] + fields["body"])
 
 
-def clause_words(text: str) -> list[tuple[str, bool, int, int]]:
+@lru_cache(maxsize=1024)
+def clause_words(text: str) -> tuple[tuple[str, bool, int, int], ...]:
     """(word, is_stop, start, end) of normalized clause text: question and
-    function words are marked to weigh less, unless nothing else is there."""
+    function words are marked to weigh less, unless nothing else is there.
+    Cached: scoring, coverage and highlighting each ask for a clause's words."""
     words = list(word_tokens(text))
     stops = stopwords()
     content = any(w not in stops for w, *_ in words)
-    return [(w, content and w in stops, s, e) for w, _, s, e in words]
+    return tuple((w, content and w in stops, s, e) for w, _, s, e in words)
 
 
 def _char_variants(t: str) -> list[str]:
@@ -235,7 +237,7 @@ class _Matcher:
             total += weight
         return covered / total if total > 0 else covered
 
-    def _synonym_cover(self, clause: Clause, words: list[tuple[str, bool, int, int]]) -> dict[str, np.ndarray]:
+    def _synonym_cover(self, clause: Clause, words: tuple[tuple[str, bool, int, int], ...]) -> dict[str, np.ndarray]:
         """For each character of a content word that has synonyms: the
         documents holding one of them as a word."""
         syn = synonyms()
