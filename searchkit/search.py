@@ -89,8 +89,11 @@ def clause_words(text: str) -> tuple[tuple[str, bool, int, int], ...]:
     Cached: scoring, coverage and highlighting each ask for a clause's words."""
     words = list(word_tokens(text))
     stops = stopwords()
-    content = any(w not in stops for w, *_ in words)
-    return tuple((w, content and w in stops, s, e) for w, _, s, e in words)
+    # Search-mode sub-words of a stop word (可不, 不可 in 可不可以) are stop words too.
+    spans = [(s, e) for w, _, s, e in words if w in stops]
+    stop = [w in stops or any(a <= s and e <= b for a, b in spans) for w, _, s, e in words]
+    content = not all(stop)
+    return tuple((w, content and is_stop, s, e) for (w, _, s, e), is_stop in zip(words, stop))
 
 
 def _char_variants(t: str) -> list[str]:
@@ -216,23 +219,30 @@ class _Matcher:
                          if pattern.search(norm(self.searcher.stored_fields(d).get(stored) or ""))], dtype=np.int64)
 
     def coverage(self, clause: Clause) -> np.ndarray:
-        """Share of the clause's content characters each document holds,
-        each weighted by its idf: missing a rare character (the disease, the
-        body part) costs more than missing a common one.  A document holding
-        a synonym of a query word (腹泻 for 拉肚子) covers that word."""
+        """Share of the clause's content each document holds.  Each query
+        word counts as one unit, weighted by the mean idf of its characters
+        (missing the disease or the body part costs more than missing a
+        common word), and a document holding part of a word covers that part
+        of it.  A document holding a synonym of a query word (腹泻 for 拉肚子)
+        covers that word."""
         n = norm(clause.text)
         words = clause_words(n)
         stops = [(s, e) for _, stop, s, e in words if stop]
-        units = {t for t, _, s, e in char_tokens(n)
-                 if (len(t) == 1 or t.isascii()) and not any(a <= s and e <= b for a, b in stops)}
+        content = [(s, e) for _, stop, s, e in words if not stop]
+        # Each character's share: 1 / the length of the longest content word holding it.
+        units: dict[str, float] = {}
+        for t, _, s, e in char_tokens(n):
+            if (len(t) == 1 or t.isascii()) and not any(a <= s and e <= b for a, b in stops):
+                span = 1 if t.isascii() else max([b - a for a, b in content if a <= s and e <= b], default=1)
+                units[t] = max(units.get(t, 0.0), 1.0 / span)
         by_synonym = self._synonym_cover(clause, words)
         covered = np.zeros(self.p.n, dtype=np.float32)
         total = 0.0
-        for u in units:
+        for u, share in units.items():
             here = by_synonym[u].copy() if u in by_synonym else np.zeros(self.p.n, dtype=bool)
             for fname, _ in _char_fields(clause, self.r):
                 here[self.p.docs(fname, u)] = True
-            weight = idf(self.p.doc_count, int(np.count_nonzero(here)))
+            weight = share * idf(self.p.doc_count, int(np.count_nonzero(here)))
             covered += here * np.float32(weight)
             total += weight
         return covered / total if total > 0 else covered
