@@ -16,6 +16,7 @@ _EXPORTS = {
     "SearchIndex": "searchkit.search",
     "Hit": "searchkit.search",
     "Results": "searchkit.search",
+    "Ranking": "searchkit.search",
     "IndexUnreadableError": "searchkit.errors",
     "IndexLockedError": "searchkit.errors",
     "IndexMissingError": "searchkit.errors",

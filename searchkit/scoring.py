@@ -18,8 +18,10 @@ import numpy as np
 
 from .postings import Part, reader_parts
 from .schema import TEXT_FIELDS
+from .text import norm
 
 _EMPTY = (np.zeros(0, np.int32), np.zeros(0, np.float32))
+HEADLINE_CHARS = 100  # an untitled record's headline: the start of its body
 
 
 def _leaf_postings(reader, fieldname: str, text: str) -> tuple[np.ndarray, np.ndarray]:
@@ -93,11 +95,22 @@ class Postings:
         self.lengths(fieldname)
         return self._avg[fieldname]
 
-    def get(self, fieldname: str, text: str) -> tuple[np.ndarray, np.ndarray]:
-        key = (fieldname, text)
+    def _recall(self, key: tuple):
         hit = self._cache.get(key)
         if hit is not None:
             self._cache.move_to_end(key)
+        return hit
+
+    def _remember(self, key: tuple, value):
+        self._cache[key] = value
+        if len(self._cache) > self._cache_terms:
+            self._cache.popitem(last=False)
+        return value
+
+    def get(self, fieldname: str, text: str) -> tuple[np.ndarray, np.ndarray]:
+        key = (fieldname, text)
+        hit = self._recall(key)
+        if hit is not None:
             return hit
         if fieldname in TEXT_FIELDS:
             found = [part.get(fieldname, text) + (offset,) for part, offset in self.parts]
@@ -115,10 +128,21 @@ class Postings:
             # frequencies (idf) count only what a search can return.
             alive = self.live[value[0]]
             value = (value[0][alive], value[1][alive])
-        self._cache[key] = value
-        if len(self._cache) > self._cache_terms:
-            self._cache.popitem(last=False)
-        return value
+        return self._remember(key, value)
+
+    def headline(self, docnum: int) -> tuple[str, frozenset[str]]:
+        """The character field and the distinct Han characters of a
+        document's headline: its title, or the start of an untitled record's
+        body.  Cached: the best results of one query are often the best of
+        the next."""
+        key = ("headline", docnum)
+        hit = self._recall(key)
+        if hit is not None:
+            return hit
+        stored = self.searcher.stored_fields(docnum)
+        title = stored.get("title")
+        fname, text = ("title_chars", title) if title else ("chars", (stored.get("body") or "")[:HEADLINE_CHARS])
+        return self._remember(key, (fname, frozenset(ch for ch in norm(text) if ch.isalpha() and not ch.isascii())))
 
     def docs(self, fieldname: str, text: str) -> np.ndarray:
         return self.get(fieldname, text)[0]
@@ -144,20 +168,14 @@ class Postings:
         tf*(k1+1) / (tf + k1*(1-b+b*len/avg)): BM25 without the idf,
         cached because it depends only on the term and the parameters."""
         key = (fieldname, text, k1, b)
-        hit = self._cache.get(key)
+        hit = self._recall(key)
         if hit is not None:
-            self._cache.move_to_end(key)
             return hit
         docs, tf = self.get(fieldname, text)
         if docs.size:
-            norm = self.lengths(fieldname)[docs] * (b / self.average_length(fieldname)) + (1.0 - b)
-            value = (docs, (tf * (k1 + 1.0) / (tf + k1 * norm)).astype(np.float32))
-        else:
-            value = (docs, tf)
-        self._cache[key] = value
-        if len(self._cache) > self._cache_terms:
-            self._cache.popitem(last=False)
-        return value
+            scale = self.lengths(fieldname)[docs] * (b / self.average_length(fieldname)) + (1.0 - b)
+            return self._remember(key, (docs, (tf * (k1 + 1.0) / (tf + k1 * scale)).astype(np.float32)))
+        return self._remember(key, (docs, tf))
 
 
 def idf(doc_count: int, df: int) -> float:

@@ -3,28 +3,47 @@ little below what the ranking reaches, so a change that hurts ranking fails."""
 
 import pytest
 
-from searchkit import SearchIndex
+from searchkit import Ranking, SearchIndex
 from searchkit.evaluate import evaluate, read_qrels, read_queries
 from searchkit.indexer import build_index
 from conftest import shared_path
 
 
 @pytest.fixture(scope="module")
-def dev(tmp_path_factory):
-    corpus = shared_path("corpus", "corpus.jsonl")
+def dev_index(tmp_path_factory) -> str:
     idx = str(tmp_path_factory.mktemp("dev") / "index")
-    build_index([str(corpus)], idx)
+    build_index([str(shared_path("corpus", "corpus.jsonl"))], idx)
+    return idx
+
+
+def _evaluate(index_dir: str, ranking: Ranking | None = None):
     queries = read_queries(str(shared_path("corpus", "queries_dev.tsv")))
     qrels = read_qrels(str(shared_path("corpus", "qrels_dev.tsv")))
-    with SearchIndex.open(idx) as ix:
-        yield evaluate(ix, queries, qrels)
+    with SearchIndex.open(index_dir, ranking) as ix:
+        return evaluate(ix, queries, qrels)
+
+
+@pytest.fixture(scope="module")
+def dev(dev_index):
+    return _evaluate(dev_index)
 
 
 def test_dev_relevance_floor(dev):
     assert dev.queries == 500
-    assert dev.ndcg10 >= 0.845, dev.ndcg10
-    assert dev.mrr10 >= 0.88, dev.mrr10
+    assert dev.ndcg10 >= 0.86, dev.ndcg10
+    assert dev.mrr10 >= 0.895, dev.mrr10
     assert dev.recall100 >= 0.98, dev.recall100
+
+
+def test_focus_ranks_titles_about_the_query_alone_higher(dev, dev_index):
+    # Both titles hold the whole query; the second one says much else besides.
+    with SearchIndex.open(dev_index) as ix:
+        first = [h.snippet for h in ix.search("胳膊肘起皮", limit=2).hits]
+    with SearchIndex.open(dev_index, Ranking(focus=0)) as ix:
+        unfocused = [h.snippet for h in ix.search("胳膊肘起皮", limit=2).hits]
+    assert first[0] == "胳膊肘起皮还痒" and unfocused[0].startswith("胳膊肘起皮搔痒 32岁")
+    # ... and on the judgments as a whole it helps, or it should go.
+    assert dev.ndcg10 > _evaluate(dev_index, Ranking(focus=0)).ndcg10
 
 
 def test_cli_eval(dev, tmp_path):
