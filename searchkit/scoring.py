@@ -130,11 +130,11 @@ class Postings:
             value = (value[0][alive], value[1][alive])
         return self._remember(key, value)
 
-    def headline(self, docnum: int) -> tuple[str, frozenset[str]]:
-        """The character field and the distinct Han characters of a
-        document's headline: its title, or the start of an untitled record's
-        body.  Cached: the best results of one query are often the best of
-        the next."""
+    def headline(self, docnum: int) -> tuple[dict[str, float], float]:
+        """The distinct Han characters of a document's headline (its title,
+        or the start of an untitled record's body) with their idf in that
+        field, and the sum of those.  Cached: the best results of one query
+        are often the best of the next."""
         key = ("headline", docnum)
         hit = self._recall(key)
         if hit is not None:
@@ -142,7 +142,9 @@ class Postings:
         stored = self.searcher.stored_fields(docnum)
         title = stored.get("title")
         fname, text = ("title_chars", title) if title else ("chars", (stored.get("body") or "")[:HEADLINE_CHARS])
-        return self._remember(key, (fname, frozenset(ch for ch in norm(text) if ch.isalpha() and not ch.isascii())))
+        weights = {ch: idf(self.doc_count, self.docs(fname, ch).size)
+                   for ch in set(norm(text)) if ch.isalpha() and not ch.isascii()}
+        return self._remember(key, (weights, sum(weights.values())))
 
     def docs(self, fieldname: str, text: str) -> np.ndarray:
         return self.get(fieldname, text)[0]

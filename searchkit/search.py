@@ -276,15 +276,10 @@ class _Matcher:
         window = min(FOCUS_WINDOW, candidates.size)
         top = candidates[np.argpartition(-scores[candidates], window - 1)[:window]]
         factors = np.ones(window, dtype=np.float32)
-        weight: dict[tuple[str, str], float] = {}
         for i, d in enumerate(top.tolist()):
-            fname, chars = self.p.headline(d)
-            for ch in chars:
-                if (fname, ch) not in weight:
-                    weight[(fname, ch)] = idf(self.p.doc_count, self.p.docs(fname, ch).size)
-            total = sum(weight[(fname, ch)] for ch in chars)
+            weights, total = self.p.headline(d)
             if total:
-                got = sum(weight[(fname, ch)] for ch in chars if ch in wanted)
+                got = sum(w for ch, w in weights.items() if ch in wanted)
                 factors[i] = max(got / total, FOCUS_FLOOR) ** self.r.focus
         out = scores * factors.min()
         out[top] = scores[top] * factors
