@@ -5,7 +5,9 @@ word fields (title above headings above body) and the character fields
 (unigrams and bigrams), so a whole-word match always adds to the character
 matches it implies.  Question words
 (什么, 怎么, 吗…) weigh less, synonyms weigh less than the words a user
-typed, and character-level matches only ever add to word matches.
+typed, and character-level matches only ever add to word matches.  The
+best few results are then rescored by how much of their headline the query
+covers (:meth:`_Matcher.focus`).
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ class Ranking:
     title_chars: float = 1.5
     stopword: float = 0.4
     synonym: float = 0.35
-    coverage: float = 0.5  # exponent on the share of the query's characters a document has
+    coverage: float = 0.5  # exponent on the share of the query's words a document has
     focus: float = 0.05  # exponent on the share of a top document's headline the query covers
     k1: float = 1.2
     b: float = 0.9
