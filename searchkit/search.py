@@ -90,13 +90,23 @@ def clause_words(text: str) -> tuple[tuple[str, bool, int, int], ...]:
     """(word, is_stop, start, end) of normalized clause text: question and
     function words are marked to weigh less, unless nothing else is there.
     Cached: scoring, coverage and highlighting each ask for a clause's words."""
-    words = list(word_tokens(text))
+    words = [(w, s, e) for w, _, s, e in word_tokens(text)]
+    # A synonym entry that jieba cuts into several words (什么原因, 怀孕初期) is a
+    # word of the clause where it spans whole words, so its synonyms apply.
+    starts, ends, cut = {s for _, s, _ in words}, {e for *_, e in words}, {w for w, *_ in words}
+    for entry in synonyms():
+        if len(entry) > 1 and entry not in cut:
+            at = text.find(entry)
+            while at >= 0 and not (at in starts and at + len(entry) in ends):
+                at = text.find(entry, at + 1)
+            if at >= 0:
+                words.append((entry, at, at + len(entry)))
     stops = stopwords()
     # Search-mode sub-words of a stop word (可不, 不可 in 可不可以) are stop words too.
-    spans = [(s, e) for w, _, s, e in words if w in stops]
-    stop = [w in stops or any(a <= s and e <= b for a, b in spans) for w, _, s, e in words]
+    spans = [(s, e) for w, s, e in words if w in stops]
+    stop = [w in stops or any(a <= s and e <= b for a, b in spans) for w, s, e in words]
     content = not all(stop)
-    return tuple((w, content and is_stop, s, e) for (w, _, s, e), is_stop in zip(words, stop))
+    return tuple((w, content and is_stop, s, e) for (w, s, e), is_stop in zip(words, stop))
 
 
 def _char_variants(t: str) -> list[str]:
