@@ -159,3 +159,14 @@ def test_bad_dates_and_kinds(seeds_search):
         seeds_search.search("医保", since="2025-13-01")
     with pytest.raises(UsageError):
         seeds_search.search("医保", kind="video")
+
+
+def test_synonym_entries_of_several_words_apply_where_they_span_whole_words():
+    from searchkit.query import Clause
+    from searchkit.search import Ranking, clause_terms, clause_words
+
+    # jieba cuts 什么原因 into 什么 + 原因; the entry still finds its synonyms.
+    assert "什么原因" in [w for w, *_ in clause_words("突然手疼是什么原因")]
+    assert "怎么回事" in {t for _, t, _ in clause_terms(Clause(text="突然手疼是什么原因"), Ranking())}
+    # 多少钱 (an entry) sits in 多少钱包 only across the words 多少 + 钱包: no match.
+    assert "多少钱" not in [w for w, *_ in clause_words("多少钱包")]
