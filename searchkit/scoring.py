@@ -16,6 +16,7 @@ from collections import OrderedDict
 
 import numpy as np
 
+from .analysis import char_tokens, is_han
 from .postings import Part, reader_parts
 from .schema import TEXT_FIELDS
 from .text import norm
@@ -142,8 +143,8 @@ class Postings:
         stored = self.searcher.stored_fields(docnum)
         title = stored.get("title")
         fname, text = ("title_chars", title) if title else ("chars", (stored.get("body") or "")[:HEADLINE_CHARS])
-        weights = {ch: idf(self.doc_count, self.docs(fname, ch).size)
-                   for ch in set(norm(text)) if ch.isalpha() and not ch.isascii()}
+        weights = {t: idf(self.doc_count, self.docs(fname, t).size)
+                   for t, *_ in char_tokens(norm(text)) if is_han(t)}
         return self._remember(key, (weights, sum(weights.values())))
 
     def docs(self, fieldname: str, text: str) -> np.ndarray:
