@@ -16,7 +16,7 @@ _EXPORTS = {
     "SearchIndex": "searchkit.search",
     "Hit": "searchkit.search",
     "Results": "searchkit.search",
-    "Ranking": "searchkit.search",
+    "Ranking": "searchkit.ranking",
     "IndexUnreadableError": "searchkit.errors",
     "IndexLockedError": "searchkit.errors",
     "IndexMissingError": "searchkit.errors",

@@ -277,3 +277,50 @@ def analyze(rows: list[tuple[str, str, str]]) -> dict[str, Tokens]:
     bodies = [norm(b) for _, _, b in rows]
     return {"title": word_arrays(titles), "headings": word_arrays(headings), "body": word_arrays(bodies),
             "title_chars": char_arrays(titles), "chars": char_arrays(bodies)}
+
+
+# -- Whoosh analyzers ---------------------------------------------------------
+# The schema's text fields analyze with these, so Whoosh's own query parser,
+# highlighter and writer see the very terms the bulk builder indexes.  They
+# hold no state: the index's schema pickles them as a class name, and jieba's
+# dictionary loads only when one first runs.
+
+from whoosh.analysis import Token, Tokenizer  # noqa: E402
+
+
+class _Tokenizer(Tokenizer):
+    """Normalizes (keeping offsets into the original text) and yields the
+    terms of :meth:`tokens` as Whoosh tokens."""
+
+    @staticmethod
+    def tokens(text: str) -> Iterator[tuple[str, int, int, int]]:
+        raise NotImplementedError
+
+    def __call__(self, value, positions=False, chars=False, keeporiginal=False, removestops=True,
+                 start_pos=0, start_char=0, tokenize=True, mode="", **kwargs):
+        from .text import normalize
+
+        t = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
+        n = normalize(value)
+        for term, pos, s, e in self.tokens(n.text):
+            t.text, t.boost, t.stopped = term, 1.0, False
+            if keeporiginal:
+                t.original = term
+            if positions:
+                t.pos = start_pos + pos
+            if chars:
+                a, b = n.to_original(s, e)
+                t.startchar, t.endchar = start_char + a, start_char + b
+            yield t
+
+
+class WordTokenizer(_Tokenizer):
+    """jieba words and their search-mode sub-words (:func:`word_tokens`)."""
+
+    tokens = staticmethod(word_tokens)
+
+
+class CharTokenizer(_Tokenizer):
+    """Character unigrams and bigrams (:func:`char_tokens`)."""
+
+    tokens = staticmethod(char_tokens)

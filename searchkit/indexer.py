@@ -20,6 +20,7 @@ import fcntl
 import json
 import multiprocessing as mp
 import os
+import re
 import shutil
 import time
 from collections import deque
@@ -27,19 +28,19 @@ from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
-import numpy as np
 
 from . import sources as src
 from .analysis import Tokens, analyze
+from .codec import SearchkitCodec, merge_segment
 from .errors import IndexLockedError, IndexMissingError, IndexUnreadableError, UsageError
 from .facets import places_in
 from .pages import ARTICLE, Record, merge_records
-from .postings import Accumulator, open_parts, part_path, reader_parts
-from .schema import FORMAT_VERSION, TEXT_FIELDS
+from .schema import FORMAT_VERSION, Preindexed
 
 POINTER = "CURRENT"
 LOCK = ".lock"
 _GEN_PREFIX = "gen-"
+_MANIFEST = re.compile(r"^manifest\.([0-9]+)\.json$")
 _IGNORABLE = ("README", ".gitkeep", ".gitignore")
 
 Progress = Callable[[int, int], None]
@@ -48,7 +49,6 @@ PARALLEL_FROM = 2000  # records (an update)
 PARALLEL_FROM_BYTES = 2_000_000  # bytes of sources (a rebuild)
 BATCH = 256  # records per analysis task
 IN_FLIGHT = 8  # analysis tasks queued or running at a time
-FLUSH_POSTINGS = 6_000_000  # postings held (about 10 bytes each) before a part file is written
 MAX_SEGMENTS = 8  # an update merges the small segments beyond this
 
 
@@ -111,8 +111,12 @@ def manifest_path(gen_dir: str, whoosh_generation: int) -> str:
 
 
 def read_manifest(gen_dir: str, whoosh_generation: int) -> dict:
+    """The manifest of the index's newest commit by searchkit: a commit
+    through Whoosh's own writer (records from no source) writes none."""
+    found = [int(m.group(1)) for m in map(_MANIFEST.match, os.listdir(gen_dir) if os.path.isdir(gen_dir) else [])
+             if m and int(m.group(1)) <= whoosh_generation]
     try:
-        with open(manifest_path(gen_dir, whoosh_generation), encoding="utf-8") as f:
+        with open(manifest_path(gen_dir, max(found, default=whoosh_generation)), encoding="utf-8") as f:
             return json.load(f)
     except (OSError, ValueError) as e:
         raise IndexUnreadableError(
@@ -194,8 +198,11 @@ def _clean_leftovers(index_dir: str, pointer: dict | None) -> list[str]:
 # -- records to documents ----------------------------------------------------
 
 def _document(r: Record) -> dict:
+    """Whoosh's fields of a record; its text fields' postings go to the
+    codec as arrays (:func:`_add`)."""
     doc = {
-        "id": r.id, "kind": r.kind, "title": r.title, "body": r.body, "sources": r.sources, "date": r.date,
+        "id": r.id, "kind": r.kind, "title": Preindexed(r.title), "_stored_title": r.title,
+        "body": Preindexed(r.body), "_stored_body": r.body, "sources": r.sources, "date": r.date,
         "category": r.category, "url": r.url, "disclaimer": r.disclaimer or None,
         "city": " ".join(places_in(r.title)) or None,
     }
@@ -251,57 +258,37 @@ def _analyzed(records: list[Record], pool) -> Iterator[tuple[list[Record], dict[
         yield batch, result.get()
 
 
-def _add(writer, gen_dir: str, records: list[Record], report: BuildReport, progress: Progress | None,
-         pool=None) -> None:
-    """Add (and consume) records in the writer's new segment: stored fields
-    to Whoosh, text postings to part files written before Whoosh commits."""
-    segment = writer.newsegment.segment_id()
-    acc, start, done, total = Accumulator(TEXT_FIELDS), writer.docnum, 0, len(records)
+def _add(writer, records: list[Record], report: BuildReport, progress: Progress | None, pool=None) -> None:
+    """Add (and consume) records in the writer's new segment: stored and
+    id-like fields through Whoosh, text postings to the codec a batch at a
+    time."""
+    done, total = 0, len(records)
     for batch, tokens in _analyzed(records, pool):
+        start = writer.docnum
         for r in batch:
             writer.add_document(**_document(r))
             if r.kind == ARTICLE:
                 report.articles += 1
             else:
                 report.cards += 1
-        acc.add(tokens, len(batch))
-        if acc.postings >= FLUSH_POSTINGS:
-            acc.write(part_path(gen_dir, segment, start))
-            acc, start = Accumulator(TEXT_FIELDS), start + acc.ndocs
+        writer.fieldwriter.add_batch(start, tokens, len(batch))
         done += len(batch)
         if progress:
             progress(done, total)
-    if acc.ndocs:
-        acc.write(part_path(gen_dir, segment, start))
     report.added += total
 
 
-def _merge_small(gen_dir: str):
-    """A Whoosh merge policy that keeps our part files in step: once there
-    are MAX_SEGMENTS segments, all but the largest are merged into the new
-    one, their live documents renumbered in order as Whoosh does."""
-    def merge(writer, segments):
-        if len(segments) < MAX_SEGMENTS:
-            return segments
-        from whoosh.reading import SegmentReader
-
-        largest = max(segments, key=lambda seg: seg.doc_count_all())
-        acc, start = Accumulator(TEXT_FIELDS), writer.docnum
-        for seg in segments:
-            if seg is largest:
-                continue
-            live = np.ones(seg.doc_count_all(), dtype=bool)
-            live[np.fromiter(seg.deleted_docs(), dtype=np.int64)] = False
-            for part in open_parts(gen_dir, seg.segment_id(), seg.doc_count_all()):
-                acc.add_part(part, live[part.start:part.start + part.ndocs])
-                part.close()
-            reader = SegmentReader(writer.storage, writer.schema, seg)
-            writer.add_reader(reader)
-            reader.close()
-        if acc.ndocs:
-            acc.write(part_path(gen_dir, writer.newsegment.segment_id(), start))
-        return [largest]
-    return merge
+def _merge_small(writer, segments):
+    """A Whoosh merge policy: once there are MAX_SEGMENTS segments, all
+    but the largest are merged into the new one, their text postings copied
+    as arrays (:func:`codec.merge_segment`)."""
+    if len(segments) < MAX_SEGMENTS:
+        return segments
+    largest = max(segments, key=lambda seg: seg.doc_count_all())
+    for seg in segments:
+        if seg is not largest:
+            merge_segment(writer, seg)
+    return [largest]
 
 
 def _manifest(files: dict[str, dict]) -> dict:
@@ -342,9 +329,9 @@ def _rebuild(index_dir: str, paths: list[str], pointer: dict | None, report: Bui
         records = merge_records([r for sf in loaded.values() for r in sf.records])
         del loaded  # _add lets records go as it indexes them
         ix = whoosh_index.create_in(gen_dir, make_schema())
-        writer = ix.writer(limitmb=128, compound=False)  # a compound file would swallow our parts
+        writer = ix.writer(codec=SearchkitCodec(), limitmb=128)
         try:
-            _add(writer, gen_dir, records, report, progress, pool)
+            _add(writer, records, report, progress, pool)
         except BaseException:
             writer.cancel()
             raise
@@ -380,10 +367,8 @@ def _update(index_dir: str, paths: list[str], pointer: dict, report: BuildReport
     try:
         # Open every segment and its part files: a damaged index is refused
         # (or, with nothing to do, reported), never extended.
-        with ix.reader() as reader:
-            for seg_reader, _ in reader.leaf_readers():
-                for part in reader_parts(gen_dir, seg_reader):
-                    part.close()
+        with ix.reader() as reader:  # opening a segment's reader maps its part files
+            reader.doc_count_all()
     except damaged as e:
         raise refuse(e) from None
     if not changed and not removed:
@@ -404,19 +389,19 @@ def _update(index_dir: str, paths: list[str], pointer: dict, report: BuildReport
     files = {p: e for p, e in old.items() if p not in gone}
     files.update({p: _entry(sf) for p, sf in loaded.items() if sf.digest})
     try:
-        writer = ix.writer(limitmb=256, compound=False)
+        writer = ix.writer(codec=SearchkitCodec(), limitmb=256)
     except damaged as e:
         raise refuse(e) from None
     try:
         for doc_id in sorted(affected):
             report.deleted += writer.delete_by_term("id", doc_id)
         with _workers() if len(fresh) >= PARALLEL_FROM else nullcontext() as pool:
-            _add(writer, gen_dir, fresh, report, progress, pool)
+            _add(writer, fresh, report, progress, pool)
     except BaseException:
         writer.cancel()
         raise
     _write_atomic(manifest_path(gen_dir, ix.latest_generation() + 1), _manifest(files))
-    writer.commit(mergetype=_merge_small(gen_dir))
+    writer.commit(mergetype=_merge_small)
     ix.close()
 
 

@@ -4,20 +4,26 @@ Whoosh's matcher trees cost a few microseconds of Python per posting and
 per sub-matcher; a Chinese query expands to dozens of word and character
 terms, which made a query take hundreds of milliseconds.  Here each term's
 posting list is read once as NumPy arrays (kept in an LRU cache) and scores
-are accumulated a whole posting list at a time.  Text fields come from our
-part files (:mod:`searchkit.postings`), the few id-like fields from Whoosh,
-which also owns deletions.
+are accumulated a whole posting list at a time.  Text fields are read
+from the codec's memory-mapped arrays (:mod:`searchkit.codec`), zero-copy;
+the few id-like fields, deletions and stored fields from Whoosh.
+
+One :class:`Postings` serves many threads: its arrays are read-only, its
+cache and every call into Whoosh's readers (whose files are shared,
+seek-then-read objects) go through one lock, held only for those calls.
 """
 
 from __future__ import annotations
 
 import math
+import threading
 from collections import OrderedDict
 
 import numpy as np
 
 from .analysis import char_tokens, is_han
-from .postings import Part, reader_parts
+from .codec import TextTermsReader
+from .postings import Part, encode
 from .schema import TEXT_FIELDS
 from .text import norm
 
@@ -60,15 +66,21 @@ def _leaf_postings(reader, fieldname: str, text: str) -> tuple[np.ndarray, np.nd
 
 class Postings:
     """Per-term posting arrays and per-field length arrays of one searcher
-    (all its segments, docnums global).  Raises PartError when a segment's
-    part files are missing or damaged."""
+    (all its segments, docnums global).  Segments written by another codec
+    (a plain ``ix.writer()``) are read through Whoosh, more slowly."""
 
-    def __init__(self, searcher, directory: str, cache_terms: int = 50_000):
+    def __init__(self, searcher, cache_terms: int = 50_000):
         self.searcher = searcher
+        self.lock = threading.RLock()
         self.leaves = [(s.reader(), offset) for s, offset in searcher.leaf_searchers()]
-        self.parts: list[tuple[Part, int]] = [
-            (part, offset + part.start) for reader, offset in self.leaves
-            for part in reader_parts(directory, reader)]
+        self.parts: list[tuple[Part, int]] = []
+        self._foreign = []  # (reader, offset) of segments whose text fields Whoosh decodes
+        for reader, offset in self.leaves:
+            terms = getattr(reader, "_terms", None)
+            if isinstance(terms, TextTermsReader):
+                self.parts += [(part, offset + part.start) for part in terms.parts]
+            elif reader.doc_count_all():
+                self._foreign.append((reader, offset))
         self.n = searcher.doc_count_all()
         self.live = np.ones(self.n, dtype=bool)
         for reader, offset in self.leaves:
@@ -77,35 +89,47 @@ class Postings:
                 alive[np.fromiter(reader.all_doc_ids(), dtype=np.int64)] = True
                 self.live[offset:offset + alive.size] = alive
         self.doc_count = int(self.live.sum())
-        self._lengths: dict[str, np.ndarray] = {}
-        self._avg: dict[str, float] = {}
+        self._lengths: dict[str, tuple[np.ndarray, float]] = {}
         self._cache: OrderedDict[tuple, tuple[np.ndarray, np.ndarray]] = OrderedDict()
         self._cache_terms = cache_terms
 
+    def stored(self, docnum: int) -> dict:
+        with self.lock:
+            return self.searcher.stored_fields(docnum)
+
     def lengths(self, fieldname: str) -> np.ndarray:
-        arr = self._lengths.get(fieldname)
-        if arr is None:
-            parts = [part.lengths(fieldname) for part, _ in self.parts]
-            arr = np.concatenate(parts).astype(np.float32) if parts else np.zeros(0, np.float32)
-            self._lengths[fieldname] = arr
+        return self._field_lengths(fieldname)[0]
+
+    def _field_lengths(self, fieldname: str) -> tuple[np.ndarray, float]:
+        got = self._lengths.get(fieldname)
+        if got is None:
+            arr = np.zeros(self.n, dtype=np.float32)
+            for part, offset in self.parts:
+                arr[offset:offset + part.ndocs] = part.lengths(fieldname)
+            with self.lock:
+                for reader, offset in self._foreign:
+                    length = reader.doc_field_length
+                    arr[offset:offset + reader.doc_count_all()] = [length(d, fieldname)
+                                                                    for d in range(reader.doc_count_all())]
             live = arr[self.live]
-            self._avg[fieldname] = float(live.mean()) if live.size and live.mean() > 0 else 1.0
-        return arr
+            got = self._lengths[fieldname] = (arr, float(live.mean()) if live.size and live.mean() > 0 else 1.0)
+        return got
 
     def average_length(self, fieldname: str) -> float:
-        self.lengths(fieldname)
-        return self._avg[fieldname]
+        return self._field_lengths(fieldname)[1]
 
     def _recall(self, key: tuple):
-        hit = self._cache.get(key)
-        if hit is not None:
-            self._cache.move_to_end(key)
-        return hit
+        with self.lock:
+            hit = self._cache.get(key)
+            if hit is not None:
+                self._cache.move_to_end(key)
+            return hit
 
     def _remember(self, key: tuple, value):
-        self._cache[key] = value
-        if len(self._cache) > self._cache_terms:
-            self._cache.popitem(last=False)
+        with self.lock:
+            self._cache[key] = value
+            if len(self._cache) > self._cache_terms:
+                self._cache.popitem(last=False)
         return value
 
     def get(self, fieldname: str, text: str) -> tuple[np.ndarray, np.ndarray]:
@@ -114,9 +138,14 @@ class Postings:
         if hit is not None:
             return hit
         if fieldname in TEXT_FIELDS:
-            found = [part.get(fieldname, text) + (offset,) for part, offset in self.parts]
+            key_bytes = encode(text)
+            found = [part.get(fieldname, key_bytes) + (offset,) for part, offset in self.parts]
+            leaves = self._foreign
         else:
-            found = [_leaf_postings(reader, fieldname, text) + (offset,) for reader, offset in self.leaves]
+            found, leaves = [], self.leaves
+        if leaves:
+            with self.lock:
+                found += [_leaf_postings(reader, fieldname, text) + (offset,) for reader, offset in leaves]
         parts = [(ids + offset, w) for ids, w, offset in found if ids.size]
         if not parts:
             value = _EMPTY
@@ -140,7 +169,7 @@ class Postings:
         hit = self._recall(key)
         if hit is not None:
             return hit
-        stored = self.searcher.stored_fields(docnum)
+        stored = self.stored(docnum)
         title = stored.get("title")
         fname, text = ("title_chars", title) if title else ("chars", (stored.get("body") or "")[:HEADLINE_CHARS])
         weights = {t: idf(self.doc_count, self.docs(fname, t).size)
@@ -160,11 +189,12 @@ class Postings:
             for term, n in part.terms(fieldname, live):
                 if n:
                     df[term] = df.get(term, 0) + n
+        with self.lock:
+            for reader, _ in self._foreign:
+                for text in reader.lexicon(fieldname):
+                    term = text.decode("utf-8", "surrogatepass")
+                    df[term] = df.get(term, 0) + reader.doc_frequency(fieldname, text)
         return df
-
-    def close(self) -> None:
-        for part, _ in self.parts:
-            part.close()
 
     def saturated(self, fieldname: str, text: str, k1: float, b: float) -> tuple[np.ndarray, np.ndarray]:
         """Docs and the length-normalized, saturated term frequency

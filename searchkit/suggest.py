@@ -85,14 +85,18 @@ class Vocabulary:
         self.by_key = {k: sorted(v, key=lambda w: (-df[w], w)) for k, v in by_key.items()}
         self.full_keys = full
         self.keys = sorted(self.by_key)
-        self._searcher = postings.searcher
+        self._postings = postings
         self._titles: list[tuple[str, str, int]] | None = None
 
     def titles(self) -> list[tuple[str, str, int]]:
         """(normalized title, title, how many documents carry it), sorted."""
+        with self._postings.lock:  # Whoosh's stored-field reader is not shared safely
+            return self._read_titles()
+
+    def _read_titles(self) -> list[tuple[str, str, int]]:
         if self._titles is None:
             counts: dict[str, list] = {}
-            for stored in self._searcher.all_stored_fields():
+            for stored in self._postings.searcher.all_stored_fields():
                 title = stored.get("title") or ""
                 if title:
                     entry = counts.setdefault(norm(title), [title, 0])

@@ -66,7 +66,7 @@ def test_failed_rebuild_leaves_the_old_index(seeds_copy, tmp_path, monkeypatch):
     build_index([str(seeds_copy)], idx)
     before = _ids(idx)
 
-    def broken(writer, gen_dir, records, report, progress, procs=1):
+    def broken(writer, records, report, progress, pool=None):
         writer.add_document(**indexer._document(records[0]))
         raise RuntimeError("disk on fire")
 

@@ -1,0 +1,434 @@
+"""searchkit's Whoosh codec: the text fields' postings as memory-mapped arrays.
+
+Whoosh's W3 codec keeps everything per document (stored fields, id-like
+fields, columns, deletions); the text fields (:data:`schema.TEXT_FIELDS`)
+are written and read here, in the part files of :mod:`searchkit.postings`.
+Each segment records its codec in Whoosh's table of segments, so
+``whoosh.index.open_dir`` reads an index with this codec, and Whoosh's
+searcher, highlighter, lexicon, writer and merges work on these postings
+through the ordinary :class:`whoosh.codec.base.TermsReader` interface.
+
+Two ways in: Whoosh's per-posting path (``add_document``, merges) and
+:meth:`TextFieldWriter.add_batch`, which the bulk builder calls with a
+batch's token arrays.  searchkit's ranking reads the same arrays through
+:attr:`TextTermsReader.parts`.  Part files are created through the segment
+(``MAIN_<segment>.<n>.skp``), so Whoosh lists, merges and deletes them with
+the segment; segments are never assembled into a compound file, which would
+copy the parts and keep them from being mapped in place.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+from bisect import bisect_left
+from itertools import chain
+
+import numpy as np
+from whoosh.codec import base
+from whoosh.codec.whoosh3 import W3Codec, W3PerDocReader, W3Segment
+from whoosh.matching import ListMatcher
+from whoosh.reading import TermInfo, TermNotFound
+from whoosh.system import pack_uint
+
+from .postings import Accumulator, Part, PartError
+from .schema import TEXT_FIELDS
+
+PART_EXT = ".skp"
+FLUSH_POSTINGS = 6_000_000  # postings held (about 10 bytes each) before a part file is written
+_EMPTY = (np.zeros(0, np.int64), np.zeros(0, np.float32))
+
+
+class TextSegment(W3Segment):
+    """A W3 segment that also lists its text postings' part files."""
+
+    def __init__(self, codec, indexname, doccount=0, segid=None, deleted=None):
+        super().__init__(codec, indexname, doccount, segid, deleted)
+        self.parts: list[tuple[int, int]] = []  # (first document, documents) of part file n
+
+    def should_assemble(self) -> bool:
+        return False
+
+    def part_name(self, n: int) -> str:
+        return self.make_filename(f".{n}{PART_EXT}")
+
+
+def _read(storage, name: str):
+    """A part file's bytes: mapped read-only where the storage is a folder."""
+    folder = getattr(storage, "folder", None)
+    if folder is None:
+        with storage.open_file(name) as f:
+            return f.read()
+    with open(os.path.join(folder, name), "rb") as f:
+        try:
+            return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        except ValueError:
+            raise PartError(f"{name} is empty") from None
+
+
+def open_parts(storage, segment) -> list[Part]:
+    """The part files of a segment, in document order, checked against
+    what the segment says they hold."""
+    parts = []
+    try:
+        for n, (start, ndocs) in enumerate(getattr(segment, "parts", ())):
+            part = Part(_read(storage, segment.part_name(n)), start, segment.part_name(n))
+            parts.append(part)
+            if part.ndocs != ndocs:
+                raise PartError(f"{part.name} holds {part.ndocs} documents, not {ndocs}")
+    except BaseException:
+        for part in parts:
+            part.close()
+        raise
+    return sorted(parts, key=lambda p: p.start)
+
+
+def segment_lengths(parts: list[Part], fieldname: str, ndocs: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each document's length in a text field, and which documents the
+    parts cover."""
+    lengths = np.zeros(ndocs, dtype=np.uint32)
+    covered = np.zeros(ndocs, dtype=bool)
+    for p in parts:
+        lengths[p.start:p.start + p.ndocs] = p.lengths(fieldname)
+        covered[p.start:p.start + p.ndocs] = True
+    return lengths, covered
+
+
+class SearchkitCodec(W3Codec):
+    """W3, with the text fields' postings in part files."""
+
+    def new_segment(self, storage, indexname):
+        return TextSegment(self, indexname)
+
+    def field_writer(self, storage, segment):
+        return TextFieldWriter(super().field_writer(storage, segment), storage, segment)
+
+    def terms_reader(self, storage, segment):
+        return TextTermsReader(super().terms_reader(storage, segment), segment, open_parts(storage, segment))
+
+    def per_document_reader(self, storage, segment):
+        return TextPerDocReader(storage, segment)
+
+
+class TextFieldWriter(base.FieldWriter):
+    """Routes the text fields' postings to part files, the rest to W3."""
+
+    def __init__(self, child, storage, segment: TextSegment):
+        self._child, self._storage, self._segment = child, storage, segment
+        self._acc, self._start = Accumulator(TEXT_FIELDS), 0
+        self._totals = dict.fromkeys(TEXT_FIELDS, 0)
+        # Whoosh's path: field -> term -> (docnums, weights), field -> docnum -> length
+        self._posted: dict[str, dict[bytes, tuple[list[int], list[float]]]] = {}
+        self._lengths: dict[str, dict[int, int]] = {}
+        self._field: dict | None = None
+        self.is_closed = False
+
+    # -- the bulk path: whole batches as arrays
+
+    def add_batch(self, docnum: int, tokens, ndocs: int) -> None:
+        """Postings of ``ndocs`` documents from ``docnum`` on, as
+        :func:`analysis.analyze` returns them."""
+        self._at(docnum)
+        self._acc.add(tokens, ndocs)
+        self._spill()
+
+    def add_part(self, docnum: int, part: Part, live: np.ndarray) -> None:
+        """The live documents of another segment's part, from ``docnum`` on
+        (a merge without decoding a posting)."""
+        self._at(docnum)
+        self._acc.add_part(part, live)
+        self._spill()
+
+    def _at(self, docnum: int) -> None:
+        if self._acc.ndocs and self._start + self._acc.ndocs != docnum:
+            self._flush()
+        if not self._acc.ndocs:
+            self._start = docnum
+
+    def _spill(self) -> None:
+        if self._acc.postings >= FLUSH_POSTINGS:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._acc.ndocs:
+            return
+        seg = self._segment
+        with seg.create_file(self._storage, f".{len(seg.parts)}{PART_EXT}") as f:
+            totals = self._acc.write(f)
+        seg.parts.append((self._start, self._acc.ndocs))
+        for name, total in totals.items():
+            self._totals[name] += total
+        self._start += self._acc.ndocs
+        self._acc = Accumulator(TEXT_FIELDS)
+
+    # -- Whoosh's path: one posting at a time
+
+    def start_field(self, fieldname, fieldobj):
+        if fieldname in TEXT_FIELDS:
+            self._field = self._posted.setdefault(fieldname, {})
+            self._field_lengths = self._lengths.setdefault(fieldname, {})
+        else:
+            self._field = None
+            self._child.start_field(fieldname, fieldobj)
+
+    def start_term(self, text):
+        if self._field is None:
+            self._child.start_term(text)
+        else:
+            self._term = self._field.setdefault(text, ([], []))
+
+    def add(self, docnum, weight, vbytes, length):
+        if self._field is None:
+            self._child.add(docnum, weight, vbytes, length)
+        else:
+            self._term[0].append(docnum)
+            self._term[1].append(weight)
+            self._field_lengths[docnum] = length
+
+    def finish_term(self):
+        if self._field is None:
+            self._child.finish_term()
+
+    def finish_field(self):
+        if self._field is None:
+            self._child.finish_field()
+        self._field = None
+
+    def add_spell_word(self, fieldname, text):
+        self._child.add_spell_word(fieldname, text)
+
+    def _flush_posted(self) -> None:
+        """Whoosh's postings as one part over the documents they span."""
+        docnums = [d for by_doc in self._lengths.values() for d in by_doc]
+        if not docnums:
+            return
+        self._flush()
+        lo, hi = min(docnums), max(docnums) + 1
+        if any(s < hi and lo < s + n for s, n in self._segment.parts):
+            raise ValueError("documents were given to the codec both whole and by posting")
+        arrays = {}
+        for name, terms in self._posted.items():
+            counts = [len(d) for d, _ in terms.values()]
+            by_doc = self._lengths[name]
+            lengths = np.zeros(hi - lo, dtype=np.uint32)
+            lengths[np.fromiter(by_doc, np.int64, len(by_doc)) - lo] = np.fromiter(by_doc.values(), np.int64,
+                                                                                   len(by_doc))
+            arrays[name] = ([t.decode("utf-8", "surrogatepass") for t in terms],
+                            np.repeat(np.arange(len(terms), dtype=np.int64), counts),
+                            np.fromiter(chain.from_iterable(d for d, _ in terms.values()), np.int64) - lo,
+                            np.rint(np.fromiter(chain.from_iterable(w for _, w in terms.values()), np.float64)),
+                            lengths)
+        self._start = lo
+        self._acc.add_arrays(arrays, hi - lo)
+        self._posted, self._lengths = {}, {}
+        self._flush()
+
+    def close(self):
+        self._flush()
+        self._flush_posted()
+        self._child.close()
+        if self._segment.parts:
+            lengths = getattr(self._segment, "_fieldlengths", None)
+            if lengths is not None:
+                lengths.update(self._totals)
+        self.is_closed = True
+
+
+class TextTermsReader(base.TermsReader):
+    """The text fields' terms from part files, the rest from W3."""
+
+    def __init__(self, child, segment, parts: list[Part]):
+        self._child, self._segment = child, segment
+        self.parts = parts
+        self._sorted: dict[str, list[bytes]] = {}
+        self._lengths: dict[str, np.ndarray] = {}
+
+    def postings(self, fieldname: str, text: bytes) -> tuple[np.ndarray, np.ndarray]:
+        """(segment docnums ascending, term frequencies) of a text field's term."""
+        found = [(p.get(fieldname, text), p.start) for p in self.parts]
+        found = [(d.astype(np.int64) + start, tf) for (d, tf), start in found if d.size]
+        if not found:
+            return _EMPTY
+        if len(found) == 1:
+            return found[0]
+        return np.concatenate([d for d, _ in found]), np.concatenate([tf for _, tf in found])
+
+    def _field_lengths(self, fieldname: str) -> np.ndarray:
+        if fieldname not in self._lengths:
+            self._lengths[fieldname] = segment_lengths(self.parts, fieldname, self._segment.doc_count_all())[0]
+        return self._lengths[fieldname]
+
+    def _text_terms(self, fieldname: str) -> list[bytes]:
+        if fieldname not in self._sorted:
+            terms: set[bytes] = set()
+            for p in self.parts:
+                terms.update(p.encoded_terms(fieldname))
+            self._sorted[fieldname] = sorted(terms)
+        return self._sorted[fieldname]
+
+    def _fields(self) -> list[str]:
+        ours = [f for f in TEXT_FIELDS if self._text_terms(f)]
+        return sorted(set(self._child.indexed_field_names()).union(ours))
+
+    def _field_terms(self, fieldname: str, prefix: bytes):
+        if fieldname in TEXT_FIELDS:
+            terms = self._text_terms(fieldname)
+            yield from terms[bisect_left(terms, prefix):]
+            return
+        for f, t in self._child.terms_from(fieldname, prefix):
+            if f != fieldname:
+                return
+            yield t
+
+    def __contains__(self, term):
+        fieldname, text = term
+        if fieldname in TEXT_FIELDS:
+            return any(p.find(fieldname, text) >= 0 for p in self.parts)
+        return term in self._child
+
+    def terms(self):
+        return self.terms_from("", b"")
+
+    def terms_from(self, fieldname, prefix):
+        for f in self._fields():
+            if f >= fieldname:
+                for t in self._field_terms(f, prefix if f == fieldname else b""):
+                    yield f, t
+
+    def items(self):
+        return self.items_from("", b"")
+
+    def items_from(self, fieldname, prefix):
+        for f, t in self.terms_from(fieldname, prefix):
+            yield (f, t), self.term_info(f, t)
+
+    def term_info(self, fieldname, text):
+        if fieldname not in TEXT_FIELDS:
+            return self._child.term_info(fieldname, text)
+        docs, tf = self.postings(fieldname, text)
+        if not docs.size:
+            raise TermNotFound((fieldname, text))
+        lengths = self._field_lengths(fieldname)[docs]
+        return TermInfo(weight=float(tf.sum()), df=int(docs.size), minlength=int(lengths.min()),
+                        maxlength=int(lengths.max()), maxweight=float(tf.max()), minid=int(docs[0]),
+                        maxid=int(docs[-1]))
+
+    def frequency(self, fieldname, text):
+        if fieldname not in TEXT_FIELDS:
+            return self._child.frequency(fieldname, text)
+        return float(self.postings(fieldname, text)[1].sum())
+
+    def doc_frequency(self, fieldname, text):
+        if fieldname not in TEXT_FIELDS:
+            return self._child.doc_frequency(fieldname, text)
+        return int(self.postings(fieldname, text)[0].size)
+
+    def matcher(self, fieldname, text, format_, scorer=None):
+        if fieldname not in TEXT_FIELDS:
+            return self._child.matcher(fieldname, text, format_, scorer=scorer)
+        docs, tf = self.postings(fieldname, text)
+        if not docs.size:
+            raise TermNotFound((fieldname, text))
+        weights = tf.tolist()
+        return ListMatcher(docs.tolist(), weights, [pack_uint(int(w)) for w in weights], format_, scorer=scorer,
+                           term=(fieldname, text), terminfo=self.term_info(fieldname, text))
+
+    def indexed_field_names(self):
+        return self._fields()
+
+    def close(self):
+        self._child.close()
+        for p in self.parts:
+            p.close()
+
+
+class TextPerDocReader(W3PerDocReader):
+    """W3's per-document reader, with the text fields' exact lengths from
+    the part files (the bulk path gives W3 none)."""
+
+    def __init__(self, storage, segment):
+        super().__init__(storage, segment)
+        self._text: dict[str, tuple[np.ndarray, np.ndarray]] | None = None
+
+    def _text_lengths(self, fieldname: str) -> tuple[np.ndarray, np.ndarray] | None:
+        if fieldname not in TEXT_FIELDS or not getattr(self._segment, "parts", None):
+            return None
+        if self._text is None:
+            parts = open_parts(self._storage, self._segment)
+            try:
+                self._text = {f: segment_lengths(parts, f, self._doccount) for f in TEXT_FIELDS}
+            finally:
+                for p in parts:
+                    p.close()
+        return self._text[fieldname]
+
+    def doc_field_length(self, docnum, fieldname, default=0):
+        ours = self._text_lengths(fieldname)
+        if ours is not None and ours[1][docnum]:
+            return int(ours[0][docnum])
+        return super().doc_field_length(docnum, fieldname, default)
+
+    def doc_field_length_reader(self, fieldname, default=0):
+        ours = self._text_lengths(fieldname)
+        if ours is None:
+            return super().doc_field_length_reader(fieldname, default)
+        lengths, covered = ours
+        theirs = super().doc_field_length_reader(fieldname, default)
+        return lambda docnum: int(lengths[docnum]) if covered[docnum] else theirs(docnum)
+
+    def min_field_length(self, fieldname):
+        ours = self._text_lengths(fieldname)
+        if ours is None or not ours[1].all() or not ours[0].size:
+            return super().min_field_length(fieldname)
+        return int(ours[0].min())
+
+    def max_field_length(self, fieldname):
+        ours = self._text_lengths(fieldname)
+        if ours is None or not ours[1].all() or not ours[0].size:
+            return super().max_field_length(fieldname)
+        return int(ours[0].max())
+
+
+class _OtherFields:
+    """A segment reader whose postings are only the W3 fields': the text
+    fields' are copied as arrays by :func:`merge_segment`."""
+
+    def __init__(self, reader):
+        self._reader = reader
+
+    def __getattr__(self, name):
+        return getattr(self._reader, name)
+
+    def iter_postings(self):
+        r = self._reader
+        for fieldname in r.indexed_field_names():
+            if fieldname in TEXT_FIELDS:
+                continue
+            for text in r.lexicon(fieldname):
+                m = r.postings(fieldname, text)
+                while m.is_active():
+                    yield fieldname, text, m.id(), m.weight(), m.value()
+                    m.next()
+
+
+def merge_segment(writer, segment) -> None:
+    """Whoosh's ``writer.add_reader`` for one segment, with the text fields'
+    postings copied as arrays rather than one posting at a time (segments
+    of another codec take Whoosh's way)."""
+    from whoosh.reading import SegmentReader
+
+    reader = SegmentReader(writer.storage, writer.schema, segment)
+    try:
+        terms = reader._terms
+        if not isinstance(terms, TextTermsReader) or not isinstance(writer.fieldwriter, TextFieldWriter):
+            writer.add_reader(reader)
+            return
+        live = np.ones(segment.doc_count_all(), dtype=bool)
+        live[np.fromiter(segment.deleted_docs(), dtype=np.int64)] = False
+        before = np.concatenate(([0], np.cumsum(live, dtype=np.int64)))
+        for part in terms.parts:
+            writer.fieldwriter.add_part(writer.docnum + int(before[part.start]), part,
+                                        live[part.start:part.start + part.ndocs])
+        writer.add_reader(_OtherFields(reader))
+    finally:
+        reader.close()

@@ -1,0 +1,352 @@
+"""Ranking: how a parsed query scores every document of an index.
+
+Each text clause of a query becomes a weighted sum of BM25 scores over the
+word fields (title above headings above body) and the character fields
+(unigrams and bigrams), so a whole-word match always adds to the character
+matches it implies.  Question words (什么, 怎么, 吗…) weigh less, synonyms
+weigh less than the words a user typed, and a document covering more of the
+query's words gains.  The best few results are then rescored by how much of
+their headline the query covers (:meth:`Matcher.focus`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Iterator
+
+import numpy as np
+
+from .analysis import char_tokens, data_lines, is_han, word_tokens
+from .query import MUST, NOT, SHOULD, Clause
+from .scoring import Postings, bm25, idf
+from .text import norm
+
+FOCUS_WINDOW = 20  # the best this many results are rescored by focus
+FOCUS_FLOOR = 0.2  # a headline that covers less (or none) of the query counts as covering this much
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """Weights of the ranking function (tuned on the dev judgments with
+    ``searchkit eval``)."""
+
+    title: float = 2.0
+    headings: float = 1.0
+    body: float = 0.5
+    bigram: float = 0.8
+    unigram: float = 1.8
+    title_chars: float = 1.5
+    stopword: float = 0.4
+    synonym: float = 0.35
+    coverage: float = 0.5  # exponent on the share of the query's words a document has
+    focus: float = 0.05  # exponent on the share of a top document's headline the query covers
+    k1: float = 1.2
+    b: float = 0.9
+    title_b: float = 0.5
+
+
+@lru_cache(maxsize=1)
+def stopwords() -> frozenset[str]:
+    return frozenset(norm(w) for w in data_lines("stopwords.txt"))
+
+
+@lru_cache(maxsize=1)
+def synonyms() -> dict[str, tuple[str, ...]]:
+    table: dict[str, set[str]] = {}
+    for line in data_lines("synonyms.txt"):
+        group = [norm(w) for w in line.split()]
+        for w in group:
+            table.setdefault(w, set()).update(x for x in group if x != w)
+    return {w: tuple(sorted(s)) for w, s in table.items()}
+
+
+def word_fields(clause: Clause, r: Ranking) -> list[tuple[str, float]]:
+    fields = {"title": [("title", r.title)], "body": [("headings", r.headings), ("body", r.body)]}
+    return fields.get(clause.field or "", fields["title"] + fields["body"])
+
+
+def _char_fields(clause: Clause, r: Ranking) -> list[tuple[str, float]]:
+    fields = {"title": [("title_chars", r.title_chars)], "body": [("chars", 1.0)]}
+    return fields.get(clause.field or "", fields["title"] + fields["body"])
+
+
+@lru_cache(maxsize=1024)
+def clause_words(text: str) -> tuple[tuple[str, bool, int, int], ...]:
+    """(word, is_stop, start, end) of normalized clause text: question and
+    function words are marked to weigh less, unless nothing else is there.
+    Cached: scoring, coverage and highlighting each ask for a clause's words."""
+    words = [(w, s, e) for w, _, s, e in word_tokens(text)]
+    # A synonym entry that jieba cuts into several words (什么原因, 怀孕初期) is a
+    # word of the clause where it spans whole words, so its synonyms apply.
+    starts, ends, cut = {s for _, s, _ in words}, {e for *_, e in words}, {w for w, *_ in words}
+    for entry in synonyms():
+        if len(entry) > 1 and entry not in cut:
+            at = text.find(entry)
+            while at >= 0 and not (at in starts and at + len(entry) in ends):
+                at = text.find(entry, at + 1)
+            if at >= 0:
+                words.append((entry, at, at + len(entry)))
+    stops = stopwords()
+    # Search-mode sub-words of a stop word (可不, 不可 in 可不可以) are stop words too.
+    spans = [(s, e) for w, s, e in words if w in stops]
+    stop = [w in stops or any(a <= s and e <= b for a, b in spans) for w, s, e in words]
+    content = not all(stop)
+    return tuple((w, content and is_stop, s, e) for (w, s, e), is_stop in zip(words, stop))
+
+
+def _char_variants(t: str) -> list[str]:
+    """A character n-gram with single-character synonyms swapped in
+    (牙疼 -> 牙痛)."""
+    syn = synonyms()
+    out = []
+    for i, ch in enumerate(t):
+        out += [t[:i] + other + t[i + 1:] for other in syn.get(ch, ()) if len(other) == 1]
+    return out
+
+
+def clause_terms(clause: Clause, r: Ranking) -> list[tuple[str, str, float]]:
+    """(field, term, weight) that score a text clause: its words, their
+    synonyms (words and characters, at a lower weight) and its character
+    n-grams."""
+    n = norm(clause.text)
+    weights: dict[tuple[str, str], float] = {}
+    fields_w, fields_c = word_fields(clause, r), _char_fields(clause, r)
+
+    def add(fields: list[tuple[str, float]], text: str, w: float) -> None:
+        for fname, fb in fields:
+            weights[(fname, text)] = weights.get((fname, text), 0.0) + w * fb
+
+    def add_chars(text: str, w: float, spans: list[tuple[int, int]]) -> None:
+        for t, _, s, e in char_tokens(text):
+            wt = w * (r.bigram if len(t) == 2 and not t.isascii() else r.unigram)
+            if any(a <= s and e <= b for a, b in spans):
+                wt *= r.stopword
+            add(fields_c, t, wt)
+            for v in _char_variants(t):
+                add(fields_c, v, wt * r.synonym)
+
+    stop_spans = []
+    syn = synonyms()
+    for w, stop, s, e in clause_words(n):
+        wt = r.stopword if stop else 1.0
+        if stop:
+            stop_spans.append((s, e))
+        add(fields_w, w, wt)
+        for other in syn.get(w, ()):
+            if len(other) > 1 or len(w) > 1:
+                add(fields_w, other, wt * r.synonym)
+                add_chars(other, wt * r.synonym, [])
+    add_chars(n, 1.0, stop_spans)
+    return [(f, t, w) for (f, t), w in weights.items()]
+
+
+def phrase_parts(text: str) -> list[list[str]]:
+    """The unit sequences of an exact phrase, split where it has a gap
+    (punctuation, space)."""
+    parts: list[list[str]] = [[]]
+    last = None
+    for t, pos, _, _ in char_tokens(text):
+        if len(t) == 2 and not t.isascii():
+            continue  # bigrams: unigrams alone define the sequence
+        if last is not None and pos != last + 1:
+            parts.append([])
+        parts[-1].append(t)
+        last = pos
+    return [p for p in parts if p]
+
+
+def _phrase_pattern(parts: list[list[str]]) -> re.Pattern:
+    """A regular expression for a phrase's units in a row, as
+    :func:`char_tokens` counts adjacency (Latin/digit runs are whole and may
+    be joined by one of ``-./+#_``); between parts, any non-word characters."""
+    pieces = []
+    for units in parts:
+        out = []
+        for i, u in enumerate(units):
+            if i and u.isascii() and units[i - 1].isascii():
+                out.append("[-./+#_]?")
+            out.append(rf"(?<![a-z0-9]){re.escape(u)}(?![a-z0-9])" if u.isascii() else re.escape(u))
+        pieces.append("".join(out))
+    return re.compile(r"[\W_]*".join(pieces))
+
+
+class Matcher:
+    """Evaluates parsed clauses over a whole index at once: a score array
+    and a boolean match array per clause, combined as the query says."""
+
+    def __init__(self, postings: Postings, searcher, ranking: Ranking):
+        self.p = postings
+        self.searcher = searcher
+        self.r = ranking
+        self.b_of = {"title": ranking.title_b, "title_chars": ranking.title_b}
+
+    def _mask(self, docs) -> np.ndarray:
+        m = np.zeros(self.p.n, dtype=bool)
+        m[np.asarray(docs, dtype=np.int64)] = True
+        return m
+
+    def contains(self, clause: Clause) -> np.ndarray:
+        """Documents holding the clause's text as an exact character sequence
+        (spaces and punctuation inside it may be any or none)."""
+        n = norm(clause.text)
+        parts = phrase_parts(n)
+        found = np.zeros(self.p.n, dtype=bool)
+        if parts:
+            for fname, _ in _char_fields(clause, self.r):
+                found[self._sequence(fname, parts)] = True
+        return found
+
+    def _sequence(self, fname: str, parts: list[list[str]]) -> np.ndarray:
+        """Documents whose field holds the parts' units in a row: those with
+        all their units and bigrams, checked against the stored text unless
+        the grams alone decide it (one unit, or two Han characters)."""
+        grams = {g for units in parts for g in units}
+        grams |= {a + b for units in parts for a, b in zip(units, units[1:]) if is_han(a) and is_han(b)}
+        docs = None
+        for g in sorted(grams, key=lambda g: self.p.docs(fname, g).size):
+            d = self.p.docs(fname, g)
+            docs = d if docs is None else np.intersect1d(docs, d, assume_unique=True)
+            if not docs.size:
+                return docs
+        units = parts[0]
+        if len(parts) == 1 and (len(units) == 1 or (len(units) == 2 and is_han(units[0]) and is_han(units[1]))):
+            return docs
+        pattern = _phrase_pattern(parts)
+        stored = "title" if fname == "title_chars" else "body"
+        return np.array([d for d in docs.tolist()
+                         if pattern.search(norm(self.p.stored(d).get(stored) or ""))], dtype=np.int64)
+
+    def coverage(self, clause: Clause) -> np.ndarray:
+        """Share of the clause's content each document holds.  Each query
+        word counts as one unit, weighted by the mean idf of its characters
+        (missing the disease or the body part costs more than missing a
+        common word), and a document holding part of a word covers that part
+        of it.  A document holding a synonym of a query word (腹泻 for 拉肚子)
+        covers that word."""
+        n = norm(clause.text)
+        words = clause_words(n)
+        stops = [(s, e) for _, stop, s, e in words if stop]
+        content = [(s, e) for _, stop, s, e in words if not stop]
+        # Each character's share: 1 / the length of the longest content word holding it.
+        units: dict[str, float] = {}
+        for t, _, s, e in char_tokens(n):
+            if (len(t) == 1 or t.isascii()) and not any(a <= s and e <= b for a, b in stops):
+                span = 1 if t.isascii() else max([b - a for a, b in content if a <= s and e <= b], default=1)
+                units[t] = max(units.get(t, 0.0), 1.0 / span)
+        by_synonym = self._synonym_cover(clause, words)
+        covered = np.zeros(self.p.n, dtype=np.float32)
+        total = 0.0
+        for u, share in units.items():
+            here = by_synonym[u].copy() if u in by_synonym else np.zeros(self.p.n, dtype=bool)
+            for fname, _ in _char_fields(clause, self.r):
+                here[self.p.docs(fname, u)] = True
+            weight = share * idf(self.p.doc_count, int(np.count_nonzero(here)))
+            covered += here * np.float32(weight)
+            total += weight
+        return covered / total if total > 0 else covered
+
+    def _synonym_cover(self, clause: Clause, words: tuple[tuple[str, bool, int, int], ...]) -> dict[str, np.ndarray]:
+        """For each character of a content word that has synonyms: the
+        documents holding one of them as a word."""
+        syn = synonyms()
+        cover: dict[str, np.ndarray] = {}
+        for w, stop, _, _ in words:
+            if stop or w not in syn:
+                continue
+            docs = self._mask(np.concatenate([self.p.docs(fname, other)
+                                              for other in syn[w] for fname, _ in word_fields(clause, self.r)]))
+            for ch in w:
+                cover[ch] = cover[ch] | docs if ch in cover else docs
+        return cover
+
+    def focus(self, clauses: list[Clause], candidates: np.ndarray, scores: np.ndarray) -> np.ndarray:
+        """Scores with the best :data:`FOCUS_WINDOW` candidates rescored by
+        the idf-weighted share of their headline (the title, or the start of
+        an untitled record's body) that the query's characters cover: for
+        胳膊肘起皮, 胳膊肘起皮还痒 ranks above 胳膊肘起皮搔痒 32岁…要咋治,
+        which is about more besides.  Rescoring a window, as
+        Elasticsearch's rescore does, reads only a few stored headlines; the
+        rest are scaled by the window's lowest factor, so they stay below."""
+        wanted = {t for c in _positive_texts(clauses) for t, *_ in char_tokens(norm(c)) if is_han(t)}
+        if not self.r.focus or not candidates.size or not wanted:
+            return scores
+        window = min(FOCUS_WINDOW, candidates.size)
+        top = candidates[np.argpartition(-scores[candidates], window - 1)[:window]]
+        factors = np.ones(window, dtype=np.float32)
+        for i, d in enumerate(top.tolist()):
+            weights, total = self.p.headline(d)
+            if total:
+                got = sum(w for ch, w in weights.items() if ch in wanted)
+                factors[i] = max(got / total, FOCUS_FLOOR) ** self.r.focus
+        out = scores * factors.min()
+        out[top] = scores[top] * factors
+        return out
+
+    def run(self, clauses: list[Clause]) -> tuple[np.ndarray, np.ndarray]:
+        total = np.zeros(self.p.n, dtype=np.float32)
+        must = None
+        should = np.zeros(self.p.n, dtype=bool)
+        excluded = np.zeros(self.p.n, dtype=bool)
+        for c in clauses:
+            if c.is_group:
+                score, match = self.run(c.children)
+            elif c.occur == NOT:
+                excluded |= self.contains(c)
+                continue
+            else:
+                score = bm25(self.p, clause_terms(c, self.r), self.r.k1, self.b_of, self.r.b)
+                if self.r.coverage:
+                    score *= self.coverage(c) ** self.r.coverage
+                match = self.contains(c) if (c.occur == MUST or c.phrase) else score > 0
+            if c.occur == NOT:
+                excluded |= match
+                continue
+            total += np.where(match, score, 0)
+            if c.occur == MUST or c.phrase:
+                must = match if must is None else must & match
+            else:
+                should |= match
+        # Required clauses decide what matches; optional ones only when there are none.
+        matched = must if must is not None else should
+        return total, matched & ~excluded
+
+
+def relax(clauses: list[Clause]) -> list[Clause]:
+    """The same clauses with required ones made optional (exclusions stay)."""
+    return [Clause(NOT if c.occur == NOT else SHOULD, c.text, False, c.field, relax(c.children))
+            for c in clauses]
+
+
+def _positive_texts(clauses: list[Clause]) -> Iterator[str]:
+    """The text of every clause a result may match (not the excluded ones)."""
+    for c in clauses:
+        if c.is_group:
+            yield from _positive_texts(c.children)
+        elif c.occur != NOT:
+            yield c.text
+
+
+def highlight_terms(clauses: list[Clause]) -> list[str]:
+    """Normalized strings to light up: each clause's content words, its
+    synonyms, and the clause itself (which covers single characters)."""
+    terms: set[str] = set()
+    for c in clauses:
+        if c.is_group:
+            terms.update(highlight_terms(c.children))
+            continue
+        if c.occur == NOT:
+            continue
+        n = norm(c.text).strip()
+        if c.phrase:  # the phrase, and its pieces where it has a gap the text may not have
+            terms.add(n)
+            terms.update(p for p in re.split(r"[\W_]+", n) if p)
+            continue
+        words = [w for w, stop, _, _ in clause_words(n) if not stop]
+        terms.update(words)
+        for w in words:
+            terms.update(synonyms().get(w, ()))
+        if n and not n.isspace():
+            terms.add(n)
+    return sorted(terms, key=len, reverse=True)
