@@ -192,6 +192,14 @@ class SearchIndex:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    @property
+    def whoosh_index(self):
+        """The current generation as a ``whoosh.index.Index``: Whoosh's
+        query parser, searcher, highlighter and writer work on it (pass
+        ``codec=searchkit.codec.SearchkitCodec()`` to ``writer()`` to keep
+        new segments in the fast format)."""
+        return self._ix
+
     def __len__(self) -> int:
         return self._postings.doc_count
 
