@@ -13,7 +13,16 @@ class IndexMissingError(SearchkitError):
 
 class IndexUnreadableError(SearchkitError):
     """The directory holds something that is not a usable searchkit index:
-    corrupt, foreign, or built by an incompatible version."""
+    corrupt, foreign, or built by an incompatible version.  The message
+    ends with the command that rebuilds it, for that directory."""
+
+    def __init__(self, index_dir: str, problem: str):
+        super().__init__(f"{problem}; rebuild it with: searchkit index --rebuild --index-dir {index_dir}")
+        self.index_dir = index_dir
+
+
+class IndexClosedError(SearchkitError):
+    """The ``SearchIndex`` was closed."""
 
 
 class IndexLockedError(SearchkitError):

@@ -82,13 +82,10 @@ def _read_pointer(index_dir: str) -> dict | None:
     except FileNotFoundError:
         return None
     except (OSError, ValueError) as e:
-        raise IndexUnreadableError(
-            f"{index_dir} is not a readable searchkit index ({e.__class__.__name__}); "
-            f"rebuild it with: searchkit index --rebuild --index-dir {index_dir}") from None
+        raise IndexUnreadableError(index_dir, f"{index_dir} is not a readable searchkit index ({e.__class__.__name__})") from None
     current = pointer.get("current") if isinstance(pointer, dict) else None
     if not isinstance(current, str) or not current.startswith(_GEN_PREFIX) or os.sep in current:
-        raise IndexUnreadableError(
-            f"{index_dir} has a damaged {POINTER} file; rebuild it with: searchkit index --rebuild --index-dir {index_dir}")
+        raise IndexUnreadableError(index_dir, f"{index_dir} has a damaged {POINTER} file")
     return pointer
 
 
@@ -100,9 +97,8 @@ def current_generation(index_dir: str) -> str:
     if pointer is None:
         raise IndexMissingError(f"no index at {index_dir}; build it with: searchkit index --index-dir {index_dir}")
     if pointer.get("format") != FORMAT_VERSION:
-        raise IndexUnreadableError(
-            f"the index at {index_dir} was built by an incompatible searchkit (format {pointer.get('format')}, "
-            f"this is {FORMAT_VERSION}); rebuild it with: searchkit index --rebuild --index-dir {index_dir}")
+        raise IndexUnreadableError(index_dir, f"the index at {index_dir} was built by an incompatible searchkit "
+                                              f"(format {pointer.get('format')}, this is {FORMAT_VERSION})")
     return os.path.join(index_dir, pointer["current"])
 
 
@@ -119,9 +115,8 @@ def read_manifest(gen_dir: str, whoosh_generation: int) -> dict:
         with open(manifest_path(gen_dir, max(found, default=whoosh_generation)), encoding="utf-8") as f:
             return json.load(f)
     except (OSError, ValueError) as e:
-        raise IndexUnreadableError(
-            f"the index's source manifest is missing or damaged ({e.__class__.__name__}); "
-            "rebuild it with: searchkit index --rebuild") from None
+        raise IndexUnreadableError(os.path.dirname(gen_dir), "the index's source manifest is missing or damaged "
+                                                             f"({e.__class__.__name__})") from None
 
 
 # -- writing helpers ---------------------------------------------------------
@@ -353,8 +348,7 @@ def _update(index_dir: str, paths: list[str], pointer: dict, report: BuildReport
     damaged = (WhooshIndexError, OSError, EOFError, ValueError)
 
     def refuse(e: Exception) -> IndexUnreadableError:
-        return IndexUnreadableError(f"the index at {index_dir} cannot be opened ({e.__class__.__name__}); "
-                                    "rebuild it with: searchkit index --rebuild")
+        return IndexUnreadableError(index_dir, f"the index at {index_dir} cannot be opened ({e.__class__.__name__})")
     try:
         ix = whoosh_index.open_dir(gen_dir)
     except damaged as e:
@@ -422,9 +416,7 @@ def build_index(paths: list[str], index_dir: str | None = None, rebuild: bool = 
     with index_lock(index_dir, wait):
         pointer = _read_pointer(index_dir) if os.path.exists(os.path.join(index_dir, POINTER)) else None
         if pointer and not rebuild and pointer.get("format") != FORMAT_VERSION:
-            raise IndexUnreadableError(
-                f"the index at {index_dir} was built by an incompatible searchkit; "
-                f"rebuild it with: searchkit index --rebuild --index-dir {index_dir}")
+            raise IndexUnreadableError(index_dir, f"the index at {index_dir} was built by an incompatible searchkit")
         report = BuildReport(index_dir, rebuilt=rebuild or pointer is None, files=len(files), warnings=warnings)
         report.cleaned = _clean_leftovers(index_dir, pointer)
         if report.rebuilt:

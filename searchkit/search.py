@@ -22,11 +22,12 @@ from typing import Iterator
 import numpy as np
 from whoosh import query as wq
 
-from .errors import IndexUnreadableError, QuerySyntaxError, UsageError
+from .errors import IndexClosedError, IndexUnreadableError, QuerySyntaxError, UsageError
 from .facets import FacetIndex
 from .highlight import find_spans, snippet
 from .indexer import current_generation, default_index_dir
 from .pages import KINDS
+from .postings import PartError
 from .query import MUST, NOT, SHOULD, Clause, parse_query
 from .ranking import Matcher, Ranking, highlight_terms, phrase_parts, relax, stopwords, word_fields
 from .schema import FORMAT_VERSION, WORD_FIELDS
@@ -45,22 +46,22 @@ def parse_date(value: str | None, name: str) -> str | None:
         raise UsageError(f"{name} must be a date like 2025-03-31, not {value!r}") from None
 
 
-# What Whoosh (and our part files, PartError is a ValueError) raise when a
-# file is missing, truncated or damaged.
-_DAMAGE = (OSError, EOFError, struct.error, zlib.error, pickle.UnpicklingError, KeyError, ValueError)
+# What reading a missing, truncated or damaged file raises (PartError is
+# ours).  Anything else is a bug to see, not an index to rebuild.
+_DAMAGE = (OSError, EOFError, struct.error, zlib.error, pickle.UnpicklingError, PartError)
 
 
 @contextmanager
-def _reading(index_dir: str) -> Iterator[None]:
+def _reading(index_dir: str, opening: bool = False) -> Iterator[None]:
     from whoosh.index import IndexError as WhooshIndexError
     from whoosh.reading import CorruptIndexError
 
+    opened = (KeyError, ValueError, AttributeError, ImportError) if opening else ()
     try:
         yield
-    except (*_DAMAGE, WhooshIndexError, CorruptIndexError) as e:
-        raise IndexUnreadableError(
-            f"the index at {index_dir} cannot be read ({e.__class__.__name__}); "
-            f"rebuild it with: searchkit index --rebuild --index-dir {index_dir}") from None
+    except (*_DAMAGE, *opened, WhooshIndexError, CorruptIndexError) as e:
+        raise IndexUnreadableError(index_dir, f"the index at {index_dir} cannot be read "
+                                              f"({e.__class__.__name__})") from None
 
 
 @dataclass
@@ -138,12 +139,14 @@ class SearchIndex:
         self.index_dir = index_dir
         self.ranking = ranking or Ranking()
         self._gen_dir = current_generation(index_dir)
-        with _reading(index_dir):
+        # Opening reads every segment's table, schema and codec: whatever
+        # fails there (unpickling raises most anything) means unreadable files.
+        with _reading(index_dir, opening=True):
             for attempt in range(OPEN_ATTEMPTS):
                 try:
                     self._open()
                     break
-                except _DAMAGE:
+                except (*_DAMAGE, KeyError, ValueError, AttributeError, ImportError):
                     # An update commits a new table of segments and deletes the
                     # old one, and the files of segments it merged: a reader
                     # that listed them a moment before finds them gone.  Read
@@ -153,6 +156,7 @@ class SearchIndex:
                     time.sleep(0.05)
         self._vocab: Vocabulary | None = None
         self._facets: FacetIndex | None = None
+        self._closed = False
 
     def _open(self) -> None:
         from whoosh import index as whoosh_index
@@ -183,8 +187,16 @@ class SearchIndex:
         return cls(index_dir or default_index_dir(), ranking)
 
     def close(self) -> None:
+        """Release the index's files; a second call does nothing."""
+        if self._closed:
+            return
+        self._closed = True
         self._searcher.close()
         self._ix.close()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise IndexClosedError(f"the index at {self.index_dir} is closed; open it again with SearchIndex.open")
 
     def __enter__(self) -> SearchIndex:
         return self
@@ -198,6 +210,7 @@ class SearchIndex:
         query parser, searcher, highlighter and writer work on it (pass
         ``codec=searchkit.codec.SearchkitCodec()`` to ``writer()`` to keep
         new segments in the fast format)."""
+        self._check_open()
         return self._ix
 
     def __len__(self) -> int:
@@ -206,6 +219,7 @@ class SearchIndex:
     @property
     def vocabulary(self) -> Vocabulary:
         """Built on first use (pinyin, suggestions): a plain search never pays for it."""
+        self._check_open()
         if self._vocab is None:
             with _reading(self.index_dir), self._postings.lock:
                 if self._vocab is None:
@@ -214,6 +228,7 @@ class SearchIndex:
 
     @property
     def facet_index(self) -> FacetIndex:
+        self._check_open()
         if self._facets is None:
             with _reading(self.index_dir), self._postings.lock:
                 if self._facets is None:
@@ -270,6 +285,7 @@ class SearchIndex:
         ``suggest``, a zero- or low-hit query gets ``Results.suggestion``.
         ``snippets=False`` skips highlighting (evaluation, ids only).
         Raises QuerySyntaxError or UsageError on bad input."""
+        self._check_open()
         if limit < 1 or page < 1:
             raise UsageError("limit and page must be at least 1")
         if sort not in SORTS:
@@ -332,6 +348,7 @@ class SearchIndex:
                    url=stored.get("url"))
 
     def get(self, doc_id: str) -> Document | None:
+        self._check_open()
         with _reading(self.index_dir), self._postings.lock:
             stored = self._searcher.document(id=doc_id)
         if stored is None:
@@ -344,6 +361,7 @@ class SearchIndex:
     def suggest(self, prefix: str, limit: int = 10) -> list[Suggestion]:
         """Autocomplete: titles and indexed words starting with ``prefix``
         (Hanzi or pinyin letters), most frequent first."""
+        self._check_open()
         if limit < 1:
             raise UsageError("limit must be at least 1")
         return self.vocabulary.complete(prefix, limit)
@@ -352,6 +370,7 @@ class SearchIndex:
         """Records sharing the key words of ``doc_id`` (its most
         characteristic words by tf-idf, weighted by it), itself excluded.
         Raises UsageError for an unknown id."""
+        self._check_open()
         doc = self.get(doc_id)
         if doc is None:
             raise UsageError(f"no record with id {doc_id!r}")
@@ -386,6 +405,7 @@ class SearchIndex:
         return [(w, s / peak) for w, s in best]
 
     def stats(self) -> Stats:
+        self._check_open()
         from .indexer import read_manifest
 
         with _reading(self.index_dir):
