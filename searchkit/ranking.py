@@ -284,25 +284,38 @@ class Matcher:
         out[top] = scores[top] * factors
         return out
 
+    def holds(self, clauses: list[Clause]) -> np.ndarray:
+        """Documents containing what the clauses say, as exact text combined
+        by their operators: what an exclusion removes, alone or in a group
+        (``NOT (北京)`` removes 北京 pages, not every page with 京)."""
+        must, should = None, np.zeros(self.p.n, dtype=bool)
+        excluded = np.zeros(self.p.n, dtype=bool)
+        for c in clauses:
+            m = self.holds(c.children) if c.is_group else self.contains(c)
+            if c.occur == NOT:
+                excluded |= m
+            elif c.occur == MUST or c.phrase:
+                must = m if must is None else must & m
+            else:
+                should |= m
+        return (must if must is not None else should) & ~excluded
+
     def run(self, clauses: list[Clause]) -> tuple[np.ndarray, np.ndarray]:
         total = np.zeros(self.p.n, dtype=np.float32)
         must = None
         should = np.zeros(self.p.n, dtype=bool)
         excluded = np.zeros(self.p.n, dtype=bool)
         for c in clauses:
+            if c.occur == NOT:
+                excluded |= self.holds([Clause(SHOULD, c.text, c.phrase, c.field, c.children)])
+                continue
             if c.is_group:
                 score, match = self.run(c.children)
-            elif c.occur == NOT:
-                excluded |= self.contains(c)
-                continue
             else:
                 score = bm25(self.p, clause_terms(c, self.r), self.r.k1, self.b_of, self.r.b)
                 if self.r.coverage:
                     score *= self.coverage(c) ** self.r.coverage
                 match = self.contains(c) if (c.occur == MUST or c.phrase) else score > 0
-            if c.occur == NOT:
-                excluded |= match
-                continue
             total += np.where(match, score, 0)
             if c.occur == MUST or c.phrase:
                 must = match if must is None else must & match
@@ -311,6 +324,12 @@ class Matcher:
         # Required clauses decide what matches; optional ones only when there are none.
         matched = must if must is not None else should
         return total, matched & ~excluded
+
+
+def requires(clauses: list[Clause]) -> bool:
+    """Does any clause, in a group too, have to match (AND, +, a phrase)?"""
+    return any((c.occur != NOT and (c.occur == MUST or c.phrase)) or (c.occur != NOT and requires(c.children))
+               for c in clauses)
 
 
 def relax(clauses: list[Clause]) -> list[Clause]:

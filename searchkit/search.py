@@ -28,8 +28,8 @@ from .highlight import find_spans, snippet
 from .indexer import current_generation, default_index_dir
 from .pages import KINDS
 from .postings import PartError
-from .query import MUST, NOT, SHOULD, Clause, parse_query
-from .ranking import Matcher, Ranking, highlight_terms, phrase_parts, relax, stopwords, word_fields
+from .query import NOT, SHOULD, Clause, parse_query
+from .ranking import Matcher, Ranking, highlight_terms, phrase_parts, relax, requires, stopwords, word_fields
 from .schema import FORMAT_VERSION, WORD_FIELDS
 from .scoring import Postings, bm25
 from .suggest import PINYIN_QUERY, Suggestion, Vocabulary
@@ -273,6 +273,27 @@ class SearchIndex:
         combined = np.where(matched, scores + top + 1.0, extra)
         return combined.astype(np.float32), matched | extra_matched, words
 
+    def _pinyin_clauses(self, clauses: list[Clause], keep: np.ndarray) -> tuple[list[Clause], list[str]]:
+        """In a query with operators or fields, each pure-letters clause
+        whose letters match little is read as pinyin on its own
+        (``yibao -北京``, ``title:yibao``): it becomes a group of its words."""
+        read: list[str] = []
+
+        def rewrite(c: Clause) -> Clause:
+            if c.is_group:
+                return Clause(c.occur, c.text, c.phrase, c.field, [rewrite(x) for x in c.children])
+            n = norm(c.text).strip()
+            if c.occur == NOT or c.phrase or not PINYIN_QUERY.match(n):
+                return c
+            if np.count_nonzero(self._rank([Clause(SHOULD, c.text, False, c.field)])[1] & keep) >= PINYIN_MIN_HITS:
+                return c
+            words = self.vocabulary.from_pinyin(n)
+            if not words:
+                return c
+            read.extend(words)
+            return Clause(c.occur, field=c.field, children=[Clause(SHOULD, w, False, c.field) for w in words])
+        return [rewrite(c) for c in clauses], read
+
     def search(self, query: str, limit: int = 10, page: int = 1, kind: str | None = None,
                since: str | None = None, until: str | None = None, snippets: bool = True,
                facets: dict[str, str] | None = None, sort: str = "relevance", suggest: bool = True) -> Results:
@@ -295,13 +316,16 @@ class SearchIndex:
             raise QuerySyntaxError("the query has no searchable words (only punctuation or symbols)")
         with _reading(self.index_dir):
             keep = self._filter(kind, since, until, facets)
+            plain = all(c.occur == SHOULD and not (c.phrase or c.field or c.is_group) for c in clauses)
+            clauses, pinyin = (clauses, []) if plain else self._pinyin_clauses(clauses, keep)
             scores, matched = self._rank(clauses)
             relaxed = False
-            if not np.any(matched & keep) and any(c.occur == MUST or c.phrase for c in clauses):
+            if not np.any(matched & keep) and requires(clauses):
                 clauses = relax(clauses)
                 scores, matched = self._rank(clauses)
                 relaxed = True
-            scores, matched, pinyin = self._pinyin(query, scores, matched, keep)
+            if plain:
+                scores, matched, pinyin = self._pinyin(query, scores, matched, keep)
             candidates = np.flatnonzero(matched & keep)
             if not pinyin:
                 scores = Matcher(self._postings, self._searcher, self.ranking).focus(clauses, candidates, scores)
