@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import sys
 import time
 from functools import wraps
@@ -18,7 +19,7 @@ from functools import wraps
 import click
 
 from . import __version__, config
-from .errors import SearchkitError
+from .errors import SearchkitError, SkippedInputError
 
 DEFAULT_SOURCES = "seeds"
 
@@ -110,6 +111,21 @@ class _Progress:
     def close(self) -> None:
         if self.bar is not None:
             self.bar.__exit__(None, None, None)
+            self.bar = None
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
+def _warn(obj: dict, warnings: list) -> None:
+    if obj["quiet"]:
+        return
+    shown = warnings if obj["verbose"] else warnings[:20]
+    for w in shown:
+        click.echo(f"searchkit: warning: {w}", err=True)
+    if len(shown) < len(warnings):
+        click.echo(f"searchkit: … and {len(warnings) - len(shown)} more warnings (-v lists all)", err=True)
 
 
 @main.command()
@@ -130,25 +146,25 @@ def index(obj: dict, sources: tuple[str, ...], index_dir: str, rebuild: bool, wa
     if not sources and not configured.get("sources") and not os.path.isdir(DEFAULT_SOURCES):
         _fail("no SOURCES given and no seeds/ directory here; name files or directories to index", 2)
     progress = _Progress(enabled=not obj["quiet"])
+    # SIGTERM stops a run as Ctrl-C does: workers stopped, index as it was, lock released.
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
-        report = build_index(paths, index_dir, rebuild=rebuild, wait=wait, progress=progress)
+        report = build_index(paths, index_dir, rebuild=rebuild, wait=wait, progress=progress, strict=strict)
+    except SkippedInputError as e:
+        progress.close()
+        _warn(obj, e.warnings)
+        raise
     finally:
         progress.close()
     if not obj["quiet"]:
         for name in report.cleaned:
             click.echo(f"searchkit: removed leftover {name} from an interrupted run", err=True)
-        shown = report.warnings if obj["verbose"] else report.warnings[:20]
-        for w in shown:
-            click.echo(f"searchkit: warning: {w}", err=True)
-        if len(shown) < len(report.warnings):
-            click.echo(f"searchkit: … and {len(report.warnings) - len(shown)} more warnings (-v lists all)", err=True)
+        _warn(obj, report.warnings)
         how = "rebuilt" if report.rebuilt else "updated"
         click.echo(f"{how} {report.index_dir}: {report.files} files read ({report.changed_files} new or changed, "
                    f"{report.removed_files} removed), {report.articles} articles and {report.cards} cards indexed, "
                    f"{report.deleted} records replaced or removed, {len(report.warnings)} skipped, "
                    f"{report.seconds:.2f}s")
-    if strict and report.warnings:
-        _fail(f"{len(report.warnings)} files or lines skipped (--strict)", 2)
 
 
 @main.command(context_settings={"ignore_unknown_options": True})

@@ -37,3 +37,12 @@ class QuerySyntaxError(SearchkitError):
 
 class UsageError(SearchkitError):
     """Bad arguments: an invalid date, page number, or index directory."""
+
+
+class SkippedInputError(SearchkitError):
+    """Under ``strict``, some files or lines could not be indexed: nothing
+    was changed.  ``warnings`` lists them."""
+
+    def __init__(self, message: str, warnings: list):
+        super().__init__(message)
+        self.warnings = warnings

@@ -22,6 +22,7 @@ import multiprocessing as mp
 import os
 import re
 import shutil
+import signal
 import time
 from collections import deque
 from contextlib import contextmanager, nullcontext
@@ -32,7 +33,7 @@ from typing import Callable, Iterator
 from . import sources as src
 from .analysis import Tokens, analyze
 from .codec import SearchkitCodec, merge_segment
-from .errors import IndexLockedError, IndexMissingError, IndexUnreadableError, UsageError
+from .errors import IndexLockedError, IndexMissingError, IndexUnreadableError, SkippedInputError, UsageError
 from .facets import places_in
 from .pages import ARTICLE, Record, merge_records
 from .schema import FORMAT_VERSION, Preindexed
@@ -227,8 +228,21 @@ def _workers() -> Iterator[object | None]:
         yield None
         return
     context = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
-    with context.Pool(procs) as pool:
+    with context.Pool(procs, initializer=_worker_started) as pool:
         yield pool
+
+
+def _worker_started() -> None:
+    """Ctrl-C is the parent's to handle (it stops the pool); a worker whose
+    parent was killed outright is sent SIGTERM and ends quietly."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the parent's handler: Pool.terminate() ends us
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG (Linux)
+    except (OSError, AttributeError):
+        pass
 
 
 def _analyzed(records: list[Record], pool) -> Iterator[tuple[list[Record], dict[str, Tokens]]]:
@@ -309,17 +323,41 @@ def _digest_if_changed(path: str, entry: dict) -> str:
 # -- the two ways to write ---------------------------------------------------
 
 def _rebuild(index_dir: str, paths: list[str], pointer: dict | None, report: BuildReport,
-             progress: Progress | None) -> None:
+             progress: Progress | None, strict: bool) -> None:
+    gen_name = f"{_GEN_PREFIX}{time.time_ns():x}"
+    gen_dir = os.path.join(index_dir, gen_name)
+    os.makedirs(gen_dir)
+    try:
+        _build_generation(gen_dir, paths, report, progress, strict)
+    except BaseException:
+        shutil.rmtree(gen_dir, ignore_errors=True)  # a run that failed (not one killed) leaves nothing
+        raise
+    previous = pointer and pointer.get("current")
+    _write_atomic(os.path.join(index_dir, POINTER), {"format": FORMAT_VERSION, "current": gen_name,
+                                                    "previous": previous})
+    # Readers still on a superseded generation keep their open files.
+    for name in os.listdir(index_dir):
+        if name.startswith(_GEN_PREFIX) and name not in (gen_name, previous):
+            shutil.rmtree(os.path.join(index_dir, name), ignore_errors=True)
+    report.changed_files = len(paths)
+
+
+def _check_strict(report: BuildReport, strict: bool) -> None:
+    if strict and report.warnings:
+        raise SkippedInputError(f"{len(report.warnings)} files or lines skipped (--strict); the index is unchanged",
+                                report.warnings)
+
+
+def _build_generation(gen_dir: str, paths: list[str], report: BuildReport, progress: Progress | None,
+                      strict: bool) -> None:
     from whoosh import index as whoosh_index
 
     from .schema import make_schema
 
-    gen_name = f"{_GEN_PREFIX}{time.time_ns():x}"
-    gen_dir = os.path.join(index_dir, gen_name)
-    os.makedirs(gen_dir)
     large = sum((src.stat_key(p) or (0, 0))[0] for p in paths) >= PARALLEL_FROM_BYTES
     with _workers() if large else nullcontext() as pool:
         loaded = _load_all(paths, report)
+        _check_strict(report, strict)
         entries = {p: _entry(sf) for p, sf in loaded.items() if sf.digest}
         records = merge_records([r for sf in loaded.values() for r in sf.records])
         del loaded  # _add lets records go as it indexes them
@@ -334,13 +372,10 @@ def _rebuild(index_dir: str, paths: list[str], pointer: dict | None, report: Bui
     writer.commit(merge=False)
     ix.close()
     _fsync_dir(gen_dir)
-    _write_atomic(os.path.join(index_dir, POINTER),
-                  {"format": FORMAT_VERSION, "current": gen_name, "previous": pointer and pointer.get("current")})
-    report.changed_files = len(paths)
 
 
 def _update(index_dir: str, paths: list[str], pointer: dict, report: BuildReport,
-            progress: Progress | None) -> None:
+            progress: Progress | None, strict: bool) -> None:
     from whoosh import index as whoosh_index
     from whoosh.index import IndexError as WhooshIndexError
 
@@ -370,6 +405,7 @@ def _update(index_dir: str, paths: list[str], pointer: dict, report: BuildReport
         return
 
     loaded = _load_all(changed, report)
+    _check_strict(report, strict)
     affected = {i for p in changed + removed for i in old.get(p, {}).get("ids", [])}
     affected |= {r.id for sf in loaded.values() for r in sf.records}
     # A card shared with untouched pages must keep listing them: re-parse
@@ -400,13 +436,14 @@ def _update(index_dir: str, paths: list[str], pointer: dict, report: BuildReport
 
 
 def build_index(paths: list[str], index_dir: str | None = None, rebuild: bool = False, wait: float = 5.0,
-                progress: Progress | None = None) -> BuildReport:
+                progress: Progress | None = None, strict: bool = False) -> BuildReport:
     """Index ``paths`` (files or directories of ``.txt`` pages and ``.jsonl``).
 
     Incremental unless ``rebuild`` or there is no index yet: only new or
     changed files are re-indexed and files no longer among ``paths`` are
     removed.  Raises :class:`IndexLockedError` if another run holds the lock
-    for longer than ``wait`` seconds.
+    for longer than ``wait`` seconds; with ``strict``, a skipped file or line
+    raises :class:`SkippedInputError` and changes nothing.
     """
     index_dir = index_dir or default_index_dir()
     start = time.perf_counter()
@@ -420,9 +457,9 @@ def build_index(paths: list[str], index_dir: str | None = None, rebuild: bool = 
         report = BuildReport(index_dir, rebuilt=rebuild or pointer is None, files=len(files), warnings=warnings)
         report.cleaned = _clean_leftovers(index_dir, pointer)
         if report.rebuilt:
-            _rebuild(index_dir, files, pointer, report, progress)
+            _rebuild(index_dir, files, pointer, report, progress, strict)
         else:
-            _update(index_dir, files, pointer, report, progress)
+            _update(index_dir, files, pointer, report, progress, strict)
     report.seconds = time.perf_counter() - start
     return report
 

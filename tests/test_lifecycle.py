@@ -1,0 +1,88 @@
+"""Indexing runs that are interrupted, strict or repeated leave the index as
+it was, release the lock and say only what happened."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from click.testing import CliRunner
+
+from searchkit.cli import main
+from searchkit.indexer import build_index
+from test_reliability import cli, generated_pages, snapshot  # noqa: F401 - a shared fixture
+
+
+def _gens(idx: str) -> list[str]:
+    return sorted(n for n in os.listdir(idx) if n.startswith("gen-"))
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_interrupt_stops_workers_and_keeps_the_index(generated_pages, tmp_path, sig):  # noqa: F811
+    first, every = str(generated_pages / "first"), str(generated_pages / "all")
+    idx = str(tmp_path / "ix")
+    build_index([first], idx)
+    before = snapshot(idx)
+    start = time.monotonic()
+    subprocess.run(cli("index", every, "--index-dir", str(tmp_path / "probe")), check=True, capture_output=True)
+    duration = time.monotonic() - start
+    interrupted = 0
+    for i, share in enumerate((0.15, 0.35, 0.55, 0.75)):
+        args = ["index", every, "--index-dir", idx] + (["--rebuild"] if i % 2 else [])
+        proc = subprocess.Popen(cli(*args), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        time.sleep(duration * share)
+        proc.send_signal(sig)
+        try:
+            _, err = proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            pytest.fail(f"`searchkit index` hung after {sig.name} at {share:.0%} of a run")
+        assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+        if proc.returncode == 0:  # it finished first: start again from the first half
+            build_index([first], idx)
+            continue
+        interrupted += 1
+        assert proc.returncode == 130, (proc.returncode, err)
+        assert err.strip().splitlines()[-1] == "searchkit: interrupted", err
+        assert snapshot(idx) == before
+        assert len(_gens(idx)) == 1  # no half-built generation left behind
+        # The lock is free at once.
+        quick = subprocess.run(cli("stats", "--index-dir", idx), capture_output=True, text=True)
+        assert quick.returncode == 0
+    assert interrupted >= 2
+    done = subprocess.run(cli("index", first, "--index-dir", idx, "--wait", "0"), capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "interrupted run" not in done.stderr
+
+
+def test_repeated_rebuilds_keep_two_generations_and_say_nothing_of_interruptions(seeds_copy, tmp_path):
+    idx = str(tmp_path / "ix")
+    runner = CliRunner()
+    for _ in range(4):
+        r = runner.invoke(main, ["index", str(seeds_copy), "--index-dir", idx, "--rebuild"])
+        assert r.exit_code == 0
+        assert "interrupted" not in r.output
+        assert len(_gens(idx)) <= 2
+    # A generation that a killed run left behind is reported as such.
+    os.mkdir(os.path.join(idx, "gen-0000dead"))
+    r = runner.invoke(main, ["index", str(seeds_copy), "--index-dir", idx])
+    assert r.exit_code == 0 and "removed leftover gen-0000dead from an interrupted run" in r.output
+
+
+def test_strict_with_skips_changes_nothing(seeds_copy, tmp_path):
+    idx = str(tmp_path / "ix")
+    build_index([str(seeds_copy)], idx)
+    before, gens = snapshot(idx), _gens(idx)
+    (seeds_copy / "binary.txt").write_bytes(b"\x00\x01\x02 not a page")
+    shutil.copy(seeds_copy / "000_162322ff5d1d489a.txt", seeds_copy / "extra.txt")
+    for extra in ([], ["--rebuild"]):
+        r = CliRunner().invoke(main, ["index", str(seeds_copy), "--index-dir", idx, "--strict", *extra])
+        assert r.exit_code == 2, r.output
+        assert "binary.txt: skipped" in r.output and "the index is unchanged" in r.output
+        assert "Traceback" not in r.output
+        assert snapshot(idx) == before and _gens(idx) == gens
