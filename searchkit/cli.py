@@ -179,13 +179,15 @@ def index(obj: dict, sources: tuple[str, ...], index_dir: str, rebuild: bool, wa
               help="Only records with this facet value (kind, category, month, city); repeatable.")
 @click.option("--facets", "show_facets", is_flag=True, help="Print counts by kind, category, month and city.")
 @click.option("--sort", type=click.Choice(["relevance", "date"]), default="relevance", show_default=True)
-@click.option("--no-suggest", is_flag=True, help="Do not suggest a better query.")
+@click.option("--no-suggest", is_flag=True, help="Do not suggest (or switch to) a better query.")
+@click.option("--partial/--no-partial", default=True, show_default=True,
+              help="Show partial matches (only some characters of the query) after the others.")
 @_json_option
 @click.pass_obj
 @handle_errors
 def search(obj: dict, words: tuple[str, ...], index_dir: str, limit: int, page: int, kind: str | None,
            since: str | None, until: str | None, facet_filters: tuple[str, ...], show_facets: bool, sort: str,
-           no_suggest: bool, as_json: bool) -> None:
+           no_suggest: bool, partial: bool, as_json: bool) -> None:
     """Search the index for QUERY (its words may be given unquoted; -word
     excludes).  Exit 1 when nothing matches."""
     from .facets import parse_facet_filters
@@ -200,7 +202,7 @@ def search(obj: dict, words: tuple[str, ...], index_dir: str, limit: int, page: 
     with _open(index_dir) as ix:
         results = ix.search(query, limit=limit, page=page, kind=kind, since=since, until=until,
                             facets=filters if (show_facets or as_json or filters) else None, sort=sort,
-                            suggest=not no_suggest)
+                            suggest=not no_suggest, partial=partial)
     elapsed = time.perf_counter() - start
     if as_json:
         click.echo(results_json(results))

@@ -9,17 +9,18 @@ never lights up half of an unrelated segmentation) and costs a few
 
 from __future__ import annotations
 
-from .text import normalize
+from bisect import bisect_left
+
+from .text import Normalized, normalize
 
 SNIPPET_CHARS = 100
 _LEAD = 20  # characters of context kept before the first match
 _BREAKS = "。！？!?；;\n"
 
 
-def find_spans(text: str, terms: list[str]) -> list[tuple[int, int]]:
-    """Non-overlapping spans of ``terms`` in ``text`` (original offsets),
-    longest match first where two overlap."""
-    n = normalize(text)
+def _spans(n: Normalized, terms: list[str]) -> list[tuple[int, int]]:
+    """Non-overlapping spans of ``terms`` in the normalized text, longest
+    match first where two overlap."""
     hay = n.text
     found: list[tuple[int, int]] = []
     for term in terms:
@@ -37,28 +38,63 @@ def find_spans(text: str, terms: list[str]) -> list[tuple[int, int]]:
                 merged[-1] = (merged[-1][0], e)
             continue
         merged.append((s, e))
-    return [n.to_original(s, e) for s, e in merged]
+    return merged
 
 
-def _best_window(text: str, spans: list[tuple[int, int]], width: int) -> int:
-    """Start of the ``width``-character window holding the most distinct
-    matched strings (ties: the earliest)."""
-    best_start, best_score = spans[0][0], -1
-    for i, (s, _) in enumerate(spans):
-        seen = {text[a:b] for a, b in spans[i:] if b <= s + width}
-        score = len(seen) * 10 + sum(b - a for a, b in spans[i:] if b <= s + width)
-        if score > best_score:
-            best_start, best_score = s, score
+def find_spans(text: str, terms: list[str]) -> list[tuple[int, int]]:
+    """Non-overlapping spans of ``terms`` in ``text`` (original offsets)."""
+    n = normalize(text)
+    return [n.to_original(s, e) for s, e in _spans(n, terms)]
+
+
+def _positions(hay: str, s: str) -> list[int]:
+    out, i = [], hay.find(s)
+    while i >= 0:
+        out.append(i)
+        i = hay.find(s, i + 1)
+    return out
+
+
+def _best_window(hay: str, spans: list[tuple[int, int]], words: list[tuple[str, float]], width: int) -> int:
+    """Start (in ``hay``) of the ``width``-character window that covers the
+    most of the query's words, each weighted (by its rarity): a word counts
+    whole where it occurs, and for half the share of its characters that
+    occur (the 带 of 忘带 in 未携带医保卡); ties go to the earliest."""
+    whole = {w: _positions(hay, w) for w, _ in words}
+    chars = {c: _positions(hay, c) for w, _ in words for c in set(w)}
+    starts = sorted({s for s, _ in spans} | {p for ps in chars.values() for p in ps[:50]})
+
+    def within(positions: list[int], a: int, b: int) -> bool:
+        i = bisect_left(positions, a)
+        return i < len(positions) and positions[i] < b
+
+    best_start, best_score = starts[0], -1.0
+    for a in starts:
+        b = a + width
+        score = 0.0
+        for w, weight in words:
+            if within(whole[w], a, b - len(w) + 1):
+                score += weight
+            else:
+                score += weight * 0.5 * sum(within(chars[c], a, b) for c in set(w)) / len(set(w))
+        score += 1e-3 * sum(min(e, b) - s for s, e in spans if a <= s < b)  # then: more highlighted text
+        if score > best_score + 1e-9:
+            best_start, best_score = a, score
     return best_start
 
 
-def snippet(text: str, terms: list[str], width: int = SNIPPET_CHARS) -> tuple[str, list[tuple[int, int]]]:
-    """About ``width`` characters of ``text`` around its best match, and the
-    match spans relative to the snippet.  Line breaks become spaces."""
-    spans = find_spans(text, terms)
+def snippet(text: str, terms: list[str], words: list[tuple[str, float]] | None = None,
+            width: int = SNIPPET_CHARS) -> tuple[str, list[tuple[int, int]]]:
+    """About ``width`` characters of ``text`` around the passage that best
+    covers the query's ``words`` (word, weight; default: the terms), and the
+    spans of ``terms`` relative to the snippet.  Line breaks become spaces."""
+    n = normalize(text)
+    spans = _spans(n, terms)
     if not spans:
         return text[:width].replace("\n", " "), []
-    first = _best_window(text, spans, width - _LEAD)
+    at = _best_window(n.text, spans, words or [(t, 1.0) for t in terms], width - _LEAD)
+    first = n.to_original(at, at + 1)[0]
+    spans = [n.to_original(s, e) for s, e in spans]
     start = max(0, first - _LEAD)
     # Start at a sentence boundary when one is near.
     cut = max(text.rfind(ch, start, first) for ch in _BREAKS)

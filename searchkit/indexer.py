@@ -17,6 +17,7 @@ is written per Whoosh generation, so it always matches the index it describes.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import multiprocessing as mp
 import os
@@ -26,7 +27,7 @@ import signal
 import time
 from collections import deque
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
 from typing import Callable, Iterator
 
 
@@ -51,6 +52,7 @@ PARALLEL_FROM_BYTES = 2_000_000  # bytes of sources (a rebuild)
 BATCH = 256  # records per analysis task
 IN_FLIGHT = 8  # analysis tasks queued or running at a time
 MAX_SEGMENTS = 8  # an update merges the small segments beyond this
+MERGE_DELETED_SHARE = 0.3  # an update rewrites a segment once this share of its documents is deleted
 
 
 @dataclass
@@ -288,16 +290,19 @@ def _add(writer, records: list[Record], report: BuildReport, progress: Progress 
 
 
 def _merge_small(writer, segments):
-    """A Whoosh merge policy: once there are MAX_SEGMENTS segments, all
-    but the largest are merged into the new one, their text postings copied
-    as arrays (:func:`codec.merge_segment`)."""
-    if len(segments) < MAX_SEGMENTS:
-        return segments
-    largest = max(segments, key=lambda seg: seg.doc_count_all())
+    """A Whoosh merge policy: a segment whose documents are mostly deleted
+    (replaced by updates) is rewritten without them, and once there are
+    MAX_SEGMENTS segments all but the one with most live documents are
+    merged; text postings are copied as arrays (:func:`codec.merge_segment`)."""
+    largest = max(segments, key=lambda seg: seg.doc_count(), default=None)
+    many = len(segments) >= MAX_SEGMENTS
+    kept = []
     for seg in segments:
-        if seg is not largest:
+        if seg.deleted_count() > MERGE_DELETED_SHARE * seg.doc_count_all() or (many and seg is not largest):
             merge_segment(writer, seg)
-    return [largest]
+        else:
+            kept.append(seg)
+    return kept
 
 
 def _manifest(files: dict[str, dict]) -> dict:
@@ -305,7 +310,20 @@ def _manifest(files: dict[str, dict]) -> dict:
 
 
 def _entry(sf: src.SourceFile) -> dict:
-    return {"digest": sf.digest, "stat": list(sf.stat or ()), "ids": sorted({r.id for r in sf.records})}
+    """What the manifest keeps of a source: its hash and stat, and a hash
+    of each record, so an update re-indexes only records that changed."""
+    return {"digest": sf.digest, "stat": list(sf.stat or ()), "records": _record_digests(sf.records)}
+
+
+def _record_digests(records: list[Record]) -> dict[str, str]:
+    return {r.id: hashlib.sha1(repr(astuple(r)).encode("utf-8", "surrogatepass")).hexdigest()[:16]
+            for r in records}
+
+
+def _changed_ids(entry: dict, records: list[Record]) -> set[str]:
+    """Ids of records that are new, gone or different since ``entry``."""
+    before, after = entry.get("records", {}), _record_digests(records)
+    return {i for i in before.keys() | after.keys() if before.get(i) != after.get(i)}
 
 
 def _digest_if_changed(path: str, entry: dict) -> str:
@@ -406,12 +424,12 @@ def _update(index_dir: str, paths: list[str], pointer: dict, report: BuildReport
 
     loaded = _load_all(changed, report)
     _check_strict(report, strict)
-    affected = {i for p in changed + removed for i in old.get(p, {}).get("ids", [])}
-    affected |= {r.id for sf in loaded.values() for r in sf.records}
+    affected = {i for p in removed for i in old[p].get("records", {})}
+    affected |= {i for p in changed for i in _changed_ids(old.get(p, {}), loaded[p].records)}
     # A card shared with untouched pages must keep listing them: re-parse
     # those pages (parsing is cheap; only affected records are re-analyzed).
     gone = set(changed) | set(removed)
-    also = sorted({p for p, e in old.items() if p not in gone and affected.intersection(e.get("ids", []))})
+    also = sorted({p for p, e in old.items() if p not in gone and affected.intersection(e.get("records", {}))})
     records = [r for sf in loaded.values() for r in sf.records]
     records += [r for p in also for r in src.load(p).records]
     fresh = [r for r in merge_records(records) if r.id in affected]
@@ -432,7 +450,17 @@ def _update(index_dir: str, paths: list[str], pointer: dict, report: BuildReport
         raise
     _write_atomic(manifest_path(gen_dir, ix.latest_generation() + 1), _manifest(files))
     writer.commit(mergetype=_merge_small)
+    _prune_manifests(gen_dir, ix.latest_generation())
     ix.close()
+
+
+def _prune_manifests(gen_dir: str, whoosh_generation: int) -> None:
+    """Keep the manifest of this commit and of the one before (a reader
+    may still be on it)."""
+    found = sorted(int(m.group(1)) for m in map(_MANIFEST.match, os.listdir(gen_dir)) if m)
+    for n in found[:-2]:
+        if n < whoosh_generation:
+            os.unlink(manifest_path(gen_dir, n))
 
 
 def build_index(paths: list[str], index_dir: str | None = None, rebuild: bool = False, wait: float = 5.0,

@@ -300,6 +300,13 @@ class Matcher:
                 should |= m
         return (must if must is not None else should) & ~excluded
 
+    def holds_word(self, word: Clause) -> np.ndarray:
+        """Documents holding a query word whole, or one of its synonyms."""
+        found = self.contains(word)
+        for other in synonyms().get(word.text, ()):
+            found |= self.contains(Clause(SHOULD, other, False, word.field))
+        return found
+
     def run(self, clauses: list[Clause]) -> tuple[np.ndarray, np.ndarray]:
         total = np.zeros(self.p.n, dtype=np.float32)
         must = None
@@ -341,10 +348,34 @@ def relax(clauses: list[Clause]) -> list[Clause]:
 def _positive_texts(clauses: list[Clause]) -> Iterator[str]:
     """The text of every clause a result may match (not the excluded ones)."""
     for c in clauses:
+        if c.occur == NOT:
+            continue
         if c.is_group:
             yield from _positive_texts(c.children)
-        elif c.occur != NOT:
+        else:
             yield c.text
+
+
+def query_words(clauses: list[Clause]) -> list[Clause]:
+    """The words a result is expected to hold whole, as clauses: each
+    positive clause's content words that are not part of a longer one
+    (医保卡, not also 医保), a phrase as one."""
+    out: dict[tuple, Clause] = {}
+    for c in clauses:
+        if c.occur == NOT:
+            continue
+        if c.is_group:
+            out.update({(w.text, w.field): w for w in query_words(c.children)})
+            continue
+        n = norm(c.text).strip()
+        if c.phrase:
+            out[(n, c.field)] = Clause(SHOULD, n, True, c.field)
+            continue
+        words = [(w, s, e) for w, stop, s, e in clause_words(n) if not stop]
+        for w, s, e in words:
+            if not any(a <= s and e <= b and b - a > e - s for _, a, b in words):
+                out.setdefault((w, c.field), Clause(SHOULD, w, False, c.field))
+    return list(out.values())
 
 
 def highlight_terms(clauses: list[Clause]) -> list[str]:

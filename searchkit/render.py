@@ -74,6 +74,8 @@ def format_hit(rank: int, hit: Hit, style: Style, width: int | None = None) -> s
     if hit.snippet:
         body, spans = fit(hit.snippet, hit.highlights, None if width is None else max(width - 6, 10) * 2)
         lines.append(f"    …{mark(body, spans, style)}…")
+    if hit.missing:
+        lines.append(f"    missing: {' '.join(hit.missing)}")
     return "\n".join(lines)
 
 
@@ -84,6 +86,9 @@ def format_notes(results: Results) -> list[str]:
         notes.append(f"searchkit: read as pinyin: {' '.join(results.pinyin)}")
     if results.relaxed:
         notes.append("searchkit: no exact match for the required words or phrases; showing partial matches")
+    if results.corrected:
+        notes.append(f"searchkit: showing results for {results.corrected}; search instead for {results.query} "
+                     "(--no-suggest)")
     if results.suggestion:
         notes.append(f"searchkit: did you mean: {results.suggestion}")
     return notes
@@ -112,9 +117,15 @@ def format_stats(st: Stats) -> str:
 
 def format_results(results: Results, style: Style, width: int | None = None) -> str:
     first = (results.page - 1) * results.limit + 1
-    parts = [format_hit(first + i, h, style, width) for i, h in enumerate(results.hits)]
+    parts = []
+    for i, h in enumerate(results.hits):
+        if h.partial and (i == 0 or not results.hits[i - 1].partial):
+            parts.append("--- partial matches (only some characters of the query) ---")
+        parts.append(format_hit(first + i, h, style, width))
     shown = f"{first}-{first + len(results.hits) - 1}" if results.hits else "none"
-    parts.append(f"{results.total} results for {results.query!r} (showing {shown})")
+    more = f" (+{results.partial} partial matches)" if results.partial else ""
+    query = results.corrected or results.query
+    parts.append(f"{results.total} results for {query!r}{more} (showing {shown})")
     return "\n\n".join(parts)
 
 
@@ -122,12 +133,13 @@ def hit_dict(hit: Hit) -> dict:
     return {
         "id": hit.id, "kind": hit.kind, "title": hit.title, "score": round(hit.score, 4), "date": hit.date,
         "category": hit.category, "sources": hit.sources, "snippet": hit.snippet,
-        "highlights": [list(s) for s in hit.highlights],
+        "highlights": [list(s) for s in hit.highlights], "missing": hit.missing, "partial": hit.partial,
     }
 
 
 def results_json(results: Results) -> str:
-    return json.dumps({"query": results.query, "total": results.total, "page": results.page,
+    return json.dumps({"query": results.query, "total": results.total, "partial": results.partial,
+                       "corrected": results.corrected, "page": results.page,
                        "relaxed": results.relaxed, "suggestion": results.suggestion, "pinyin": results.pinyin,
                        "facets": results.facets, "hits": [hit_dict(h) for h in results.hits]},
                       ensure_ascii=False, indent=2)

@@ -29,9 +29,10 @@ from .indexer import current_generation, default_index_dir
 from .pages import KINDS
 from .postings import PartError
 from .query import NOT, SHOULD, Clause, parse_query
-from .ranking import Matcher, Ranking, highlight_terms, phrase_parts, relax, requires, stopwords, word_fields
+from .ranking import (Matcher, Ranking, highlight_terms, phrase_parts, query_words, relax, requires, stopwords,
+                      word_fields)
 from .schema import FORMAT_VERSION, WORD_FIELDS
-from .scoring import Postings, bm25
+from .scoring import Postings, bm25, idf
 from .suggest import PINYIN_QUERY, Suggestion, Vocabulary
 from .analysis import word_tokens
 from .text import norm
@@ -77,6 +78,8 @@ class Hit:
     highlights: list[tuple[int, int]]
     title_highlights: list[tuple[int, int]] = field(default_factory=list)
     url: str | None = None
+    missing: list[str] = field(default_factory=list)  # query words the record lacks ("Missing: 闹")
+    partial: bool = False  # holds none of the query's words whole, only some of their characters
 
 
 @dataclass
@@ -90,6 +93,8 @@ class Results:
     suggestion: str | None = None  # did you mean…, for zero- or low-hit queries
     pinyin: list[str] = field(default_factory=list)  # Hanzi words a pinyin query was read as
     facets: dict[str, dict[str, int]] = field(default_factory=dict)
+    partial: int = 0  # partial matches (holding none of the query's words whole), not in total
+    corrected: str | None = None  # the did-you-mean whose results these are, instead of the query's
 
     def __iter__(self) -> Iterator[Hit]:
         return iter(self.hits)
@@ -296,9 +301,18 @@ class SearchIndex:
 
     def search(self, query: str, limit: int = 10, page: int = 1, kind: str | None = None,
                since: str | None = None, until: str | None = None, snippets: bool = True,
-               facets: dict[str, str] | None = None, sort: str = "relevance", suggest: bool = True) -> Results:
+               facets: dict[str, str] | None = None, sort: str = "relevance", suggest: bool = True,
+               partial: bool = True) -> Results:
         """Ranked hits for ``query`` (see :mod:`searchkit.query` for the
         syntax), filtered by kind, date range and facet values.
+
+        A hit that holds none of the query's words whole (nor a synonym),
+        only some of their characters, is a *partial match*: partial matches
+        rank after all others, are counted apart (``Results.partial``; not
+        in ``total``) and left out with ``partial=False``.  Each hit lists
+        the query words it lacks (``Hit.missing``).  When only partial
+        matches are found and the did-you-mean finds full ones, those are
+        returned instead (``Results.corrected``).
 
         When required words or phrases match nothing, the query is retried
         with them optional (``Results.relaxed``).  A pure-letters query that
@@ -327,18 +341,40 @@ class SearchIndex:
             if plain:
                 scores, matched, pinyin = self._pinyin(query, scores, matched, keep)
             candidates = np.flatnonzero(matched & keep)
+            matcher = Matcher(self._postings, self._searcher, self.ranking)
             if not pinyin:
-                scores = Matcher(self._postings, self._searcher, self.ranking).focus(clauses, candidates, scores)
-            order = self._order(candidates, scores[candidates], sort, page * limit)[(page - 1) * limit:]
+                scores = matcher.focus(clauses, candidates, scores)
+            # A query read as pinyin as a whole has no words to hold whole.
+            words = [] if plain and pinyin else query_words(clauses)
+            has = [matcher.holds_word(w) for w in words]
+            partial_ = ~np.logical_or.reduce(has)[candidates] if has else np.zeros(candidates.size, dtype=bool)
+            full = int(candidates.size - np.count_nonzero(partial_))
+            if not partial:
+                candidates, partial_ = candidates[~partial_], partial_[~partial_]
+            order = self._order(candidates, scores[candidates], sort, page * limit, partial_)[(page - 1) * limit:]
             terms = (highlight_terms(clauses) + pinyin) if snippets else []
-            hits = [self._hit(int(candidates[i]), float(scores[candidates[i]]), terms, snippets) for i in order]
+            # Snippets show the passage covering most of the query's words, the rarer weighing more.
+            weighted = [(w.text, idf(self._postings.doc_count, int(np.count_nonzero(m)))) for w, m in zip(words, has)]
+            hits = []
+            for i in order:
+                d = int(candidates[i])
+                hit = self._hit(d, float(scores[d]), terms, snippets, weighted)
+                hit.missing = [w.text for w, m in zip(words, has) if not m[d]]
+                hit.partial = bool(partial_[i])
+                hits.append(hit)
             counts = self.facet_index.counts(matched & keep) if facets is not None else {}
         suggestion = None
-        if suggest and not pinyin and (candidates.size < LOW_HITS or self._unknown_words(clauses)):
+        if suggest and not pinyin and (full < LOW_HITS or self._unknown_words(clauses)):
             with _reading(self.index_dir):
                 suggestion = self.vocabulary.correct(query)
-        return Results(query=query, total=int(candidates.size), page=page, limit=limit, hits=hits,
-                       relaxed=relaxed, suggestion=suggestion, pinyin=pinyin, facets=counts)
+        if suggestion and not full:
+            better = self.search(suggestion, limit, page, kind, since, until, snippets, facets, sort, False, partial)
+            if better.total:
+                better.query, better.corrected = query, suggestion
+                return better
+        return Results(query=query, total=full, page=page, limit=limit, hits=hits, relaxed=relaxed,
+                       suggestion=suggestion, pinyin=pinyin, facets=counts,
+                       partial=int(np.count_nonzero(partial_)) if partial else int(candidates.size) - full)
 
     def _unknown_words(self, clauses: list[Clause]) -> bool:
         """Does a clause hold a Han word no document has (a likely typo)?
@@ -351,20 +387,25 @@ class SearchIndex:
                     return True
         return False
 
-    def _order(self, candidates: np.ndarray, scores: np.ndarray, sort: str, stop: int) -> np.ndarray:
-        """Positions (into candidates) of the first ``stop`` results."""
+    def _order(self, candidates: np.ndarray, scores: np.ndarray, sort: str, stop: int,
+               last: np.ndarray | None = None) -> np.ndarray:
+        """Positions (into candidates) of the first ``stop`` results; those
+        marked ``last`` (partial matches) after all the others."""
+        last = np.zeros(candidates.size, dtype=bool) if last is None else last
         if sort == "date":  # newest first, then by score; undated last
-            return np.lexsort((candidates, -scores, -self.facet_index.date_rank[candidates]))[:stop]
+            return np.lexsort((candidates, -scores, -self.facet_index.date_rank[candidates], last))[:stop]
         if candidates.size > stop:
-            top = np.argpartition(-scores, stop - 1)[:stop]
+            key = scores - last * (float(scores.max() - scores.min()) + 1.0) if last.any() else scores
+            top = np.argpartition(-key, stop - 1)[:stop]
         else:
             top = np.arange(candidates.size)
         # Ties break by document number: stable across runs.
-        return top[np.lexsort((candidates[top], -scores[top]))]
+        return top[np.lexsort((candidates[top], -scores[top], last[top]))]
 
-    def _hit(self, docnum: int, score: float, terms: list[str], snippets: bool) -> Hit:
+    def _hit(self, docnum: int, score: float, terms: list[str], snippets: bool,
+             words: list[tuple[str, float]] | None = None) -> Hit:
         stored = self._postings.stored(docnum)
-        text, spans = snippet(stored.get("body", ""), terms) if snippets else ("", [])
+        text, spans = snippet(stored.get("body", ""), terms, words) if snippets else ("", [])
         title = stored.get("title", "")
         return Hit(id=stored["id"], kind=stored["kind"], title=title, score=score, date=stored.get("date"),
                    category=stored.get("category"), sources=list(stored.get("sources", [])), snippet=text,
@@ -408,7 +449,7 @@ class SearchIndex:
             scores[self_docs] = 0
             candidates = np.flatnonzero((scores > 0) & self._postings.live)
             order = self._order(candidates, scores[candidates], "relevance", limit)
-            return [self._hit(int(candidates[i]), float(scores[candidates[i]]), [w for w, _ in keys], True)
+            return [self._hit(int(candidates[i]), float(scores[candidates[i]]), [w for w, _ in keys], True, keys)
                     for i in order]
 
     def _key_words(self, text: str, top: int = 12) -> list[tuple[str, float]]:

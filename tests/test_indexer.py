@@ -74,9 +74,10 @@ def test_failed_rebuild_leaves_the_old_index(seeds_copy, tmp_path, monkeypatch):
     with pytest.raises(RuntimeError):
         build_index([str(seeds_copy)], idx, rebuild=True)
     assert _ids(idx) == before
+    assert len([n for n in os.listdir(idx) if n.startswith("gen-")]) == 1  # the failed run removed its own
     monkeypatch.undo()
     report = build_index([str(seeds_copy)], idx, rebuild=True)
-    assert len(report.cleaned) == 1 and report.cleaned[0].startswith("gen-")
+    assert report.cleaned == []  # nothing was interrupted
     assert _ids(idx) == before
 
 
@@ -136,7 +137,8 @@ def test_many_updates_merge_segments_and_rank_as_a_fresh_build(seeds_copy, tmp_p
         assert build_index([str(seeds_copy)], idx).changed_files == 1
         with SearchIndex.open(idx) as ix:
             segments.append(ix.stats().segments)
-    assert max(segments) <= indexer.MAX_SEGMENTS and segments[-1] < segments[indexer.MAX_SEGMENTS - 2]
+    # A replaced page's old segment is mostly deleted and is merged away at once.
+    assert max(segments) <= 2
     build_index([str(seeds_copy)], fresh)
     for query in ("医保", "异地就医备案", "二月闹", '"第10次更新"'):
         assert sorted(_ids(idx, query)) == sorted(_ids(fresh, query)), query
