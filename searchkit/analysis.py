@@ -29,8 +29,9 @@ from importlib import resources
 from typing import Iterator
 
 import numpy as np
+from whoosh.analysis import Token, Tokenizer
 
-from .text import norm
+from .text import norm, normalize
 
 # A Latin/digit run is one unit; any other letter (Han, kana, Hangul...) is one.
 _UNIT = re.compile(r"[a-z0-9]+|[^\W_]")
@@ -285,8 +286,6 @@ def analyze(rows: list[tuple[str, str, str]]) -> dict[str, Tokens]:
 # hold no state: the index's schema pickles them as a class name, and jieba's
 # dictionary loads only when one first runs.
 
-from whoosh.analysis import Token, Tokenizer  # noqa: E402
-
 
 class _Tokenizer(Tokenizer):
     """Normalizes (keeping offsets into the original text) and yields the
@@ -298,8 +297,6 @@ class _Tokenizer(Tokenizer):
 
     def __call__(self, value, positions=False, chars=False, keeporiginal=False, removestops=True,
                  start_pos=0, start_char=0, tokenize=True, mode="", **kwargs):
-        from .text import normalize
-
         t = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
         n = normalize(value)
         for term, pos, s, e in self.tokens(n.text):

@@ -89,7 +89,7 @@ def format_notes(results: Results) -> list[str]:
     if results.corrected:
         notes.append(f"searchkit: showing results for {results.corrected}; search instead for {results.query} "
                      "(--no-suggest)")
-    if results.suggestion:
+    elif results.suggestion:
         notes.append(f"searchkit: did you mean: {results.suggestion}")
     return notes
 

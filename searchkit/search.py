@@ -362,7 +362,12 @@ class SearchIndex:
                 hit.missing = [w.text for w, m in zip(words, has) if not m[d]]
                 hit.partial = bool(partial_[i])
                 hits.append(hit)
-            counts = self.facet_index.counts(matched & keep) if facets is not None else {}
+            if facets is None:
+                counts = {}
+            else:  # what `total` counts: the full matches, or the partial ones when there are no others
+                counted = np.zeros(self._postings.n, dtype=bool)
+                counted[candidates[~partial_] if full else candidates] = True
+                counts = self.facet_index.counts(counted)
         suggestion = None
         if suggest and not pinyin and (full < LOW_HITS or self._unknown_words(clauses)):
             with _reading(self.index_dir):
@@ -370,7 +375,7 @@ class SearchIndex:
         if suggestion and not full:
             better = self.search(suggestion, limit, page, kind, since, until, snippets, facets, sort, False, partial)
             if better.total:
-                better.query, better.corrected = query, suggestion
+                better.query, better.corrected, better.suggestion = query, suggestion, suggestion
                 return better
         return Results(query=query, total=full, page=page, limit=limit, hits=hits, relaxed=relaxed,
                        suggestion=suggestion, pinyin=pinyin, facets=counts,
