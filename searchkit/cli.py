@@ -303,5 +303,26 @@ def eval_(queries: str, qrels: str, index_dir: str, as_json: bool, per_query: bo
             click.echo(f"  {s.ndcg10:.3f} {s.mrr10:.3f} {s.recall100:.3f}  {s.qid}  {s.query}")
 
 
+@main.command()
+@_index_dir_option
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (the default: this machine only).")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Server processes; each opens the index once and shares it between its requests.")
+@click.pass_obj
+@handle_errors
+def serve(obj: dict, index_dir: str, host: str, port: int, workers: int) -> None:
+    """Serve the search page and the JSON API (docs at /docs) over HTTP.
+    Updates by `searchkit index` are picked up without a restart."""
+    import uvicorn
+
+    from .indexer import current_generation
+
+    current_generation(index_dir)  # no index: one line now, not an error page later
+    os.environ["SEARCHKIT_INDEX"] = os.path.abspath(index_dir)  # what each worker's create_app() opens
+    uvicorn.run("searchkit.web:create_app", factory=True, host=host, port=port, workers=workers,
+                log_level="warning" if obj["quiet"] else "info")
+
+
 if __name__ == "__main__":
     main()
