@@ -191,7 +191,7 @@ def search(obj: dict, words: tuple[str, ...], index_dir: str, limit: int, page: 
     """Search the index for QUERY (its words may be given unquoted; -word
     excludes).  Exit 1 when nothing matches."""
     from .facets import parse_facet_filters
-    from .render import format_facets, format_notes, format_results, results_json
+    from .render import format_facets, format_notes, format_results, results_dict, to_json
 
     typo = next((w for w in words if w.startswith("--") and w[2:3].isalpha()), None)
     if typo:
@@ -205,7 +205,7 @@ def search(obj: dict, words: tuple[str, ...], index_dir: str, limit: int, page: 
                             suggest=not no_suggest, partial=partial)
     elapsed = time.perf_counter() - start
     if as_json:
-        click.echo(results_json(results))
+        click.echo(to_json(results_dict(results)))
     else:
         for note in format_notes(results):
             click.echo(note, err=True)
@@ -228,13 +228,13 @@ def search(obj: dict, words: tuple[str, ...], index_dir: str, limit: int, page: 
 @handle_errors
 def show(doc_id: str, index_dir: str, as_json: bool) -> None:
     """Print one record in full."""
-    from .render import document_json, format_document
+    from .render import format_document, to_json
 
     with _open(index_dir) as ix:
         doc = ix.get(doc_id)
     if doc is None:
         _fail(f"no record with id {doc_id!r}", 1)
-    click.echo(document_json(doc) if as_json else format_document(doc))
+    click.echo(to_json(doc.__dict__) if as_json else format_document(doc))
 
 
 @main.command()
@@ -245,12 +245,12 @@ def show(doc_id: str, index_dir: str, as_json: bool) -> None:
 @handle_errors
 def similar(doc_id: str, index_dir: str, limit: int, as_json: bool) -> None:
     """Records like DOC_ID (more like this)."""
-    from .render import format_hit, hit_dict
+    from .render import format_hit, similar_dict, to_json
 
     with _open(index_dir) as ix:
         hits = ix.similar(doc_id, limit=limit)
     if as_json:
-        click.echo(json.dumps({"id": doc_id, "hits": [hit_dict(h) for h in hits]}, ensure_ascii=False, indent=2))
+        click.echo(to_json(similar_dict(doc_id, hits)))
     else:
         click.echo("\n\n".join(format_hit(i, h, _style(), _width()) for i, h in enumerate(hits, start=1)))
     if not hits:
@@ -319,6 +319,27 @@ def eval_(queries: str, qrels: str, index_dir: str, as_json: bool, per_query: bo
         click.echo("\nworst queries (nDCG@10, MRR@10, Recall@100):")
         for s in ranked:
             click.echo(f"  {s.ndcg10:.3f} {s.mrr10:.3f} {s.recall100:.3f}  {s.qid}  {s.query}")
+
+
+@main.command()
+@_index_dir_option
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (the default: this machine only).")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Server processes; each opens the index once and shares it between its requests.")
+@click.pass_obj
+@handle_errors
+def serve(obj: dict, index_dir: str, host: str, port: int, workers: int) -> None:
+    """Serve the search page and the JSON API (docs at /docs) over HTTP.
+    Updates by `searchkit index` are picked up without a restart."""
+    import uvicorn
+
+    from .indexer import current_generation
+
+    current_generation(index_dir)  # no index: one line now, not an error page later
+    os.environ["SEARCHKIT_INDEX"] = os.path.abspath(index_dir)  # what each worker's create_app() opens
+    uvicorn.run("searchkit.web:create_app", factory=True, host=host, port=port, workers=workers,
+                log_level="warning" if obj["quiet"] else "info")
 
 
 if __name__ == "__main__":

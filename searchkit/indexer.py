@@ -122,6 +122,22 @@ def read_manifest(gen_dir: str, whoosh_generation: int) -> dict:
                                                              f"({e.__class__.__name__})") from None
 
 
+def index_version(index_dir: str) -> tuple[str, int] | None:
+    """What changes whenever `searchkit index` commits: the generation
+    CURRENT names and the newest Whoosh table of segments (``_MAIN_<n>.toc``)
+    in it; None while there is no index.  One small read and one directory
+    listing, so a server can poll it."""
+    pointer = _read_pointer(index_dir) if os.path.isdir(index_dir) else None
+    if pointer is None:
+        return None
+    try:
+        names = os.listdir(os.path.join(index_dir, pointer["current"]))
+    except FileNotFoundError:
+        return pointer["current"], -1
+    tocs = [int(n[6:-4]) for n in names if n.startswith("_MAIN_") and n.endswith(".toc") and n[6:-4].isdigit()]
+    return pointer["current"], max(tocs, default=-1)
+
+
 # -- writing helpers ---------------------------------------------------------
 
 def _write_atomic(path: str, data: dict) -> None:

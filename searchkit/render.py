@@ -25,13 +25,25 @@ class Style:
         return cls("[", "]")
 
 
-def mark(text: str, spans: list[tuple[int, int]], style: Style) -> str:
+def segments(text: str, spans: list[tuple[int, int]]) -> list[tuple[str, bool]]:
+    """``text`` cut at the highlight spans: (part, is_match) pairs.  The
+    terminal marks the matches with styles, the web page with <mark>."""
     out, last = [], 0
-    for s, e in spans:
-        out += [text[last:s], style.open, text[s:e], style.close]
+    for s, e in sorted(spans):
+        s = max(s, last)
+        if s >= e:
+            continue
+        if s > last:
+            out.append((text[last:s], False))
+        out.append((text[s:e], True))
         last = e
-    out.append(text[last:])
-    return "".join(out)
+    if last < len(text):
+        out.append((text[last:], False))
+    return out
+
+
+def mark(text: str, spans: list[tuple[int, int]], style: Style) -> str:
+    return "".join(f"{style.open}{part}{style.close}" if hit else part for part, hit in segments(text, spans))
 
 
 def display_path(path: str) -> str:
@@ -85,7 +97,7 @@ def format_notes(results: Results) -> list[str]:
     if results.pinyin:
         notes.append(f"searchkit: read as pinyin: {' '.join(results.pinyin)}")
     if results.relaxed:
-        notes.append("searchkit: no exact match for the required words or phrases; showing partial matches")
+        notes.append("searchkit: nothing holds all the required words or phrases; they were made optional")
     if results.corrected:
         notes.append(f"searchkit: showing results for {results.corrected}; search instead for {results.query} "
                      "(--no-suggest)")
@@ -137,12 +149,22 @@ def hit_dict(hit: Hit) -> dict:
     }
 
 
-def results_json(results: Results) -> str:
-    return json.dumps({"query": results.query, "total": results.total, "partial": results.partial,
-                       "corrected": results.corrected, "page": results.page,
-                       "relaxed": results.relaxed, "suggestion": results.suggestion, "pinyin": results.pinyin,
-                       "facets": results.facets, "hits": [hit_dict(h) for h in results.hits]},
-                      ensure_ascii=False, indent=2)
+def results_dict(results: Results) -> dict:
+    """The stable JSON shape of search results: `searchkit search --json` and
+    the HTTP API's /api/search both print this."""
+    return {"query": results.query, "total": results.total, "partial": results.partial,
+            "corrected": results.corrected, "page": results.page, "relaxed": results.relaxed,
+            "suggestion": results.suggestion, "pinyin": results.pinyin, "facets": results.facets,
+            "hits": [hit_dict(h) for h in results.hits]}
+
+
+def similar_dict(doc_id: str, hits: list[Hit]) -> dict:
+    return {"id": doc_id, "hits": [hit_dict(h) for h in hits]}
+
+
+def to_json(data: object) -> str:
+    """JSON for people and machines alike: Chinese unescaped, indented."""
+    return json.dumps(data, ensure_ascii=False, indent=2)
 
 
 def format_document(doc: Document) -> str:
@@ -155,7 +177,3 @@ def format_document(doc: Document) -> str:
     if doc.disclaimer:
         lines += ["", doc.disclaimer]
     return "\n".join(lines)
-
-
-def document_json(doc: Document) -> str:
-    return json.dumps(doc.__dict__, ensure_ascii=False, indent=2)
