@@ -5,13 +5,14 @@ import pytest
 from searchkit import QuerySyntaxError, SearchIndex
 from searchkit.errors import UsageError
 from searchkit.indexer import build_index
-from searchkit.pages import merge_records
-from searchkit.sources import load
+from searchkit.sources import load, merge_records
 from searchkit.text import norm
 
 
 def _all_records(seed_files):
-    return merge_records([r for f in seed_files for r in load(str(f)).records])
+    records, repeated = merge_records([r for f in seed_files for r in load(str(f)).records])
+    assert repeated == []
+    return records
 
 
 def test_erYueNao_cards_rank_first(seeds_search):
