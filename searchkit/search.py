@@ -35,7 +35,7 @@ from .pages import KINDS
 from .query import MUST, NOT, SHOULD, Clause, parse_query
 from .facets import FacetIndex
 from .schema import FORMAT_VERSION, WORD_FIELDS
-from .scoring import Postings, bm25, idf
+from .scoring import HEADLINE_CHARS, Postings, bm25, idf
 from .suggest import PINYIN_QUERY, Suggestion, Vocabulary
 from .text import norm
 
@@ -365,9 +365,11 @@ def highlight_terms(clauses: list[Clause]) -> list[str]:
     return sorted(terms, key=len, reverse=True)
 
 
-def parse_date(value: str | None, name: str) -> str | None:
+def parse_date(value: str | datetime.date | None, name: str) -> str | None:
     if value is None or value == "":
         return None
+    if isinstance(value, datetime.date):
+        return (value.date() if isinstance(value, datetime.datetime) else value).isoformat()
     try:
         return datetime.date.fromisoformat(value).isoformat()
     except (TypeError, ValueError):
@@ -403,8 +405,9 @@ class Hit:
     sources: list[str]
     snippet: str
     highlights: list[tuple[int, int]]
-    title_highlights: list[tuple[int, int]] = field(default_factory=list)
+    title_highlights: list[tuple[int, int]] = field(default_factory=list)  # spans into headline
     url: str | None = None
+    headline: str = ""  # the title, or the start of an untitled record's body, for display
 
 
 @dataclass
@@ -542,8 +545,8 @@ class SearchIndex:
                 self._facets = FacetIndex(self._postings, self._searcher)
         return self._facets
 
-    def _filter(self, kind: str | None, since: str | None, until: str | None,
-                facets: dict[str, str] | None) -> np.ndarray:
+    def _filter(self, kind: str | None, since: str | datetime.date | None, until: str | datetime.date | None,
+                facets: dict[str, str | list[str]] | None) -> np.ndarray:
         keep = self._postings.live.copy()
         if kind:
             if kind not in KINDS:
@@ -580,10 +583,11 @@ class SearchIndex:
         return combined.astype(np.float32), matched | extra_matched, words
 
     def search(self, query: str, limit: int = 10, page: int = 1, kind: str | None = None,
-               since: str | None = None, until: str | None = None, snippets: bool = True,
-               facets: dict[str, str] | None = None, sort: str = "relevance", suggest: bool = True) -> Results:
+               since: str | datetime.date | None = None, until: str | datetime.date | None = None,
+               snippets: bool = True, facets: dict[str, str | list[str]] | None = None, sort: str = "relevance", suggest: bool = True) -> Results:
         """Ranked hits for ``query`` (see :mod:`searchkit.query` for the
-        syntax), filtered by kind, date range and facet values.
+        syntax), filtered by kind, date range and facet values (``{"city":
+        ["北京", "南京"]}``: values of one facet OR-ed, facets AND-ed).
 
         When required words or phrases match nothing, the query is retried
         with them optional (``Results.relaxed``).  A pure-letters query that
@@ -647,10 +651,11 @@ class SearchIndex:
         stored = self._searcher.stored_fields(docnum)
         text, spans = snippet(stored.get("body", ""), terms) if snippets else ("", [])
         title = stored.get("title", "")
+        headline = title or " ".join(stored.get("body", "")[:HEADLINE_CHARS].split())
         return Hit(id=stored["id"], kind=stored["kind"], title=title, score=score, date=stored.get("date"),
                    category=stored.get("category"), sources=list(stored.get("sources", [])), snippet=text,
-                   highlights=spans, title_highlights=find_spans(title, terms) if snippets else [],
-                   url=stored.get("url"))
+                   highlights=spans, title_highlights=find_spans(headline, terms) if snippets else [],
+                   url=stored.get("url"), headline=headline)
 
     def get(self, doc_id: str) -> Document | None:
         with _reading(self.index_dir):
