@@ -29,6 +29,15 @@ def _fail(message: str, code: int) -> None:
     sys.exit(code)
 
 
+def _reader_gone() -> None:
+    """stdout's reader went away (``| head``): exit quietly as a process
+    killed by SIGPIPE would, with stdout pointed at /dev/null so that
+    Python's flush at exit does not fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    sys.exit(141)
+
+
 def handle_errors(fn):
     @wraps(fn)
     def wrapper(*args, **kwargs):
@@ -38,6 +47,8 @@ def handle_errors(fn):
             _fail(str(e), e.exit_code)
         except KeyboardInterrupt:
             _fail("interrupted", 130)
+        except BrokenPipeError:
+            _reader_gone()
     return wrapper
 
 
@@ -63,7 +74,27 @@ def _style():
 
 
 def _width() -> int | None:
+    """Columns to fit lines to: COLUMNS when set (also when piped), else the
+    terminal's; None (no cutting) for a pipe."""
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
     return shutil.get_terminal_size().columns if sys.stdout.isatty() else None
+
+
+def _verbosity_options(fn):
+    """-q and -v after the command too (``searchkit search 医保 -q``), where
+    a command that takes free words would otherwise read them as words."""
+    def set_flag(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+        obj = ctx.ensure_object(dict)
+        if value and param.name == "quiet":
+            obj.update(quiet=True, verbose=False)
+        elif value and not obj.get("quiet"):
+            obj["verbose"] = True
+    fn = click.option("-v", "--verbose", is_flag=True, expose_value=False, callback=set_flag,
+                      help="Also print timings and every skipped file.")(fn)
+    return click.option("-q", "--quiet", is_flag=True, expose_value=False, callback=set_flag,
+                        help="Print only results and errors.")(fn)
 
 
 class _Main(click.Group):
@@ -134,6 +165,7 @@ def _warn(obj: dict, warnings: list) -> None:
 @click.option("--rebuild", is_flag=True, help="Build from scratch and swap the new index in atomically.")
 @click.option("--wait", default=5.0, show_default=True, help="Seconds to wait for another run's lock.")
 @click.option("--strict", is_flag=True, help="Exit 2 if any file or line was skipped.")
+@_verbosity_options
 @click.pass_obj
 @handle_errors
 def index(obj: dict, sources: tuple[str, ...], index_dir: str, rebuild: bool, wait: float, strict: bool) -> None:
@@ -183,6 +215,7 @@ def index(obj: dict, sources: tuple[str, ...], index_dir: str, rebuild: bool, wa
 @click.option("--partial/--no-partial", default=True, show_default=True,
               help="Show partial matches (only some characters of the query) after the others.")
 @_json_option
+@_verbosity_options
 @click.pass_obj
 @handle_errors
 def search(obj: dict, words: tuple[str, ...], index_dir: str, limit: int, page: int, kind: str | None,
@@ -191,7 +224,7 @@ def search(obj: dict, words: tuple[str, ...], index_dir: str, limit: int, page: 
     """Search the index for QUERY (its words may be given unquoted; -word
     excludes).  Exit 1 when nothing matches."""
     from .facets import parse_facet_filters
-    from .render import format_facets, format_notes, format_results, results_dict, to_json
+    from .render import format_facets, format_notes, format_results, past_last_page, results_dict, to_json
 
     typo = next((w for w in words if w.startswith("--") and w[2:3].isalpha()), None)
     if typo:
@@ -204,10 +237,13 @@ def search(obj: dict, words: tuple[str, ...], index_dir: str, limit: int, page: 
                             facets=filters if (show_facets or as_json or filters) else None, sort=sort,
                             suggest=not no_suggest, partial=partial)
     elapsed = time.perf_counter() - start
+    past_end = past_last_page(results)
+    if past_end:
+        _fail(past_end, 2)
     if as_json:
         click.echo(to_json(results_dict(results)))
     else:
-        for note in format_notes(results):
+        for note in [] if obj["quiet"] else format_notes(results):
             click.echo(note, err=True)
         if results.hits:
             click.echo(format_results(results, _style(), _width()))
@@ -273,7 +309,7 @@ def suggest(prefix: str, index_dir: str, limit: int, as_json: bool) -> None:
         for s in found:
             click.echo(f"{s.text}\t{s.kind}\t{s.count}")
     if not found:
-        sys.exit(1)
+        _fail(f"no completions for {prefix!r}", 1)
 
 
 @main.command()
@@ -306,9 +342,12 @@ def eval_(queries: str, qrels: str, index_dir: str, as_json: bool, per_query: bo
     with _open(index_dir) as ix:
         report = evaluate(ix, qs, rels)
     ranked = sorted(report.per_query, key=lambda s: (s.ndcg10, s.mrr10))[:worst]
+    if report.missing:
+        click.echo(f"searchkit: warning: {report.missing} of the {report.judged} judged-relevant ids are not "
+                   "in the index", err=True)
     if as_json:
         out = {"ndcg@10": report.ndcg10, "mrr@10": report.mrr10, "recall@100": report.recall100,
-               "queries": report.queries}
+               "queries": report.queries, "judged": report.judged, "missing": report.missing}
         if per_query:
             out["per_query"] = [s.__dict__ for s in report.per_query]
         click.echo(json.dumps(out, ensure_ascii=False, indent=2))

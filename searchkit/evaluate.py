@@ -30,9 +30,17 @@ class EvalReport:
     recall100: float
     queries: int
     per_query: list[QueryScore]
+    judged: int = 0  # distinct judged-relevant ids of the scored queries
+    missing: int = 0  # how many of them the index does not hold
 
 
-def _read_tsv(path: str, columns: int) -> list[list[str]]:
+# Above this share of judged ids absent from the index, the scores measure
+# the wrong index (or the wrong qrels), not the ranking: refuse.
+MAX_MISSING_SHARE = 0.5
+
+
+def _read_tsv(path: str, columns: int) -> list[tuple[int, list[str]]]:
+    """(line number, columns) of each non-empty line."""
     rows = []
     try:
         with open(path, encoding="utf-8") as f:
@@ -42,7 +50,7 @@ def _read_tsv(path: str, columns: int) -> list[list[str]]:
                 parts = line.rstrip("\n").split("\t")
                 if len(parts) < columns:
                     raise UsageError(f"{path}:{n}: expected {columns} tab-separated columns")
-                rows.append(parts)
+                rows.append((n, parts))
     except OSError as e:
         raise UsageError(f"cannot read {path}: {e.strerror}") from None
     except UnicodeDecodeError:
@@ -51,16 +59,16 @@ def _read_tsv(path: str, columns: int) -> list[list[str]]:
 
 
 def read_queries(path: str) -> dict[str, str]:
-    return {row[0]: row[1] for row in _read_tsv(path, 2)}
+    return {row[0]: row[1] for _, row in _read_tsv(path, 2)}
 
 
 def read_qrels(path: str) -> dict[str, dict[str, int]]:
     qrels: dict[str, dict[str, int]] = {}
-    for row in _read_tsv(path, 3):
+    for n, row in _read_tsv(path, 3):
         try:
             rel = int(row[-1])
         except ValueError:
-            raise UsageError(f"{path}: relevance must be an integer, not {row[-1]!r}") from None
+            raise UsageError(f"{path}:{n}: relevance must be an integer, not {row[-1]!r}") from None
         qrels.setdefault(row[0], {})[row[-2]] = rel
     return qrels
 
@@ -85,7 +93,16 @@ def recall(ranked: list[str], judged: dict[str, int], k: int = 100) -> float:
 
 
 def evaluate(index: SearchIndex, queries: dict[str, str], qrels: dict[str, dict[str, int]]) -> EvalReport:
-    """Scores over the queries that have at least one relevant judgment."""
+    """Scores over the queries that have at least one relevant judgment.
+
+    Raises UsageError when most judged-relevant ids are not in the index: a
+    score of 0 there says the index was built from other data, not that
+    the ranking is bad."""
+    relevant = sorted({d for qid in queries for d, r in qrels.get(qid, {}).items() if r > 0})
+    missing = sum(index.get(d) is None for d in relevant)
+    if relevant and missing > MAX_MISSING_SHARE * len(relevant):
+        raise UsageError(f"{missing} of the {len(relevant)} judged-relevant ids in QRELS are not in the index "
+                         f"at {index.index_dir}: was it built from the judged corpus?")
     scores = []
     for qid, text in queries.items():
         judged = qrels.get(qid, {})
@@ -105,4 +122,6 @@ def evaluate(index: SearchIndex, queries: dict[str, str], qrels: dict[str, dict[
         recall100=sum(s.recall100 for s in scores) / n,
         queries=n,
         per_query=scores,
+        judged=len(relevant),
+        missing=missing,
     )

@@ -9,6 +9,7 @@ array operations per value, not a pass over stored documents.
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Iterable, Mapping
 
 import numpy as np
 
@@ -43,15 +44,31 @@ def places_in(title: str) -> list[str]:
     return seen
 
 
-def parse_facet_filters(pairs: list[str] | tuple[str, ...]) -> dict[str, str]:
-    """``["city=北京", "month=2025-03"]`` -> ``{"city": "北京", ...}``."""
-    out = {}
+def parse_facet_filters(pairs: list[str] | tuple[str, ...]) -> dict[str, list[str]]:
+    """``["city=北京", "city=南京", "month=2025-03"]`` ->
+    ``{"city": ["北京", "南京"], "month": ["2025-03"]}``."""
+    out: dict[str, list[str]] = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")
         name, value = name.strip(), value.strip()
         if not sep or not value or name not in FACETS:
             raise UsageError(f"--facet takes NAME=VALUE with NAME one of {', '.join(FACETS)}, not {pair!r}")
-        out[name] = value
+        out.setdefault(name, []).append(value)
+    return out
+
+
+def check_filters(filters: Mapping[str, str | Iterable[str]]) -> dict[str, list[str]]:
+    """Facet filters as name -> values, a single value standing for a list
+    of one; an unknown name or a value that is not a string raises
+    UsageError, as ``--facet`` does."""
+    out = {}
+    for name, values in filters.items():
+        if name not in FACETS:
+            raise UsageError(f"unknown facet {name!r}; facets are {', '.join(FACETS)}")
+        values = [values] if isinstance(values, str) else list(values)
+        if not values or not all(isinstance(v, str) and v.strip() for v in values):
+            raise UsageError(f"facet {name!r} needs one or more non-empty strings, not {filters[name]!r}")
+        out[name] = [v.strip() for v in values]
     return out
 
 
@@ -75,13 +92,16 @@ class FacetIndex:
                     values.setdefault(key, []).append(postings.docs(field, term))
             self._values[name] = {k: np.concatenate(v) for k, v in values.items()}
 
-    def mask(self, filters: dict[str, str]) -> np.ndarray:
+    def mask(self, filters: Mapping[str, str | Iterable[str]]) -> np.ndarray:
+        """Documents with, for every facet named, one of its values: values
+        of one facet are OR-ed, different facets AND-ed."""
         keep = np.ones(self.p.n, dtype=bool)
-        for name, value in filters.items():
+        for name, values in check_filters(filters).items():
             m = np.zeros(self.p.n, dtype=bool)
-            docs = self._values.get(name, {}).get(value)
-            if docs is not None:
-                m[docs] = True
+            for value in values:
+                docs = self._values.get(name, {}).get(value)
+                if docs is not None:
+                    m[docs] = True
             keep &= m
         return keep
 

@@ -36,7 +36,7 @@ from .analysis import Tokens, analyze
 from .codec import SearchkitCodec, merge_segment
 from .errors import IndexLockedError, IndexMissingError, IndexUnreadableError, SkippedInputError, UsageError
 from .facets import places_in
-from .pages import ARTICLE, Record, merge_records
+from .pages import ARTICLE, Record
 from .schema import FORMAT_VERSION, Preindexed
 
 POINTER = "CURRENT"
@@ -223,10 +223,10 @@ def _document(r: Record) -> dict:
     return {k: v for k, v in doc.items() if v is not None}
 
 
-def _load_all(paths: list[str], report: BuildReport) -> dict[str, src.SourceFile]:
+def _load_all(paths: dict[str, str], report: BuildReport) -> dict[str, src.SourceFile]:
     loaded = {}
-    for p in paths:
-        sf = src.load(p)
+    for p, name in paths.items():
+        sf = src.load(p, name)
         report.warnings.extend(sf.warnings)
         loaded[p] = sf
     return loaded
@@ -356,7 +356,7 @@ def _digest_if_changed(path: str, entry: dict) -> str:
 
 # -- the two ways to write ---------------------------------------------------
 
-def _rebuild(index_dir: str, paths: list[str], pointer: dict | None, report: BuildReport,
+def _rebuild(index_dir: str, paths: dict[str, str], pointer: dict | None, report: BuildReport,
              progress: Progress | None, strict: bool) -> None:
     gen_name = f"{_GEN_PREFIX}{time.time_ns():x}"
     gen_dir = os.path.join(index_dir, gen_name)
@@ -382,7 +382,7 @@ def _check_strict(report: BuildReport, strict: bool) -> None:
                                 report.warnings)
 
 
-def _build_generation(gen_dir: str, paths: list[str], report: BuildReport, progress: Progress | None,
+def _build_generation(gen_dir: str, paths: dict[str, str], report: BuildReport, progress: Progress | None,
                       strict: bool) -> None:
     from whoosh import index as whoosh_index
 
@@ -391,9 +391,10 @@ def _build_generation(gen_dir: str, paths: list[str], report: BuildReport, progr
     large = sum((src.stat_key(p) or (0, 0))[0] for p in paths) >= PARALLEL_FROM_BYTES
     with _workers() if large else nullcontext() as pool:
         loaded = _load_all(paths, report)
-        _check_strict(report, strict)
         entries = {p: _entry(sf) for p, sf in loaded.items() if sf.digest}
-        records = merge_records([r for sf in loaded.values() for r in sf.records])
+        records, repeated = src.merge_records([r for sf in loaded.values() for r in sf.records])
+        report.warnings += repeated
+        _check_strict(report, strict)
         del loaded  # _add lets records go as it indexes them
         ix = whoosh_index.create_in(gen_dir, make_schema())
         writer = ix.writer(codec=SearchkitCodec(), limitmb=128)
@@ -408,7 +409,7 @@ def _build_generation(gen_dir: str, paths: list[str], report: BuildReport, progr
     _fsync_dir(gen_dir)
 
 
-def _update(index_dir: str, paths: list[str], pointer: dict, report: BuildReport,
+def _update(index_dir: str, paths: dict[str, str], pointer: dict, report: BuildReport,
             progress: Progress | None, strict: bool) -> None:
     from whoosh import index as whoosh_index
     from whoosh.index import IndexError as WhooshIndexError
@@ -438,8 +439,7 @@ def _update(index_dir: str, paths: list[str], pointer: dict, report: BuildReport
         ix.close()
         return
 
-    loaded = _load_all(changed, report)
-    _check_strict(report, strict)
+    loaded = _load_all({p: paths[p] for p in changed}, report)
     affected = {i for p in removed for i in old[p].get("records", {})}
     affected |= {i for p in changed for i in _changed_ids(old.get(p, {}), loaded[p].records)}
     # A card shared with untouched pages must keep listing them: re-parse
@@ -447,8 +447,11 @@ def _update(index_dir: str, paths: list[str], pointer: dict, report: BuildReport
     gone = set(changed) | set(removed)
     also = sorted({p for p, e in old.items() if p not in gone and affected.intersection(e.get("records", {}))})
     records = [r for sf in loaded.values() for r in sf.records]
-    records += [r for p in also for r in src.load(p).records]
-    fresh = [r for r in merge_records(records) if r.id in affected]
+    records += [r for p in also for r in src.load(p, paths[p]).records]
+    merged, repeated = src.merge_records(records)
+    report.warnings += repeated
+    _check_strict(report, strict)
+    fresh = [r for r in merged if r.id in affected]
 
     files = {p: e for p, e in old.items() if p not in gone}
     files.update({p: _entry(sf) for p, sf in loaded.items() if sf.digest})
@@ -479,9 +482,11 @@ def _prune_manifests(gen_dir: str, whoosh_generation: int) -> None:
             os.unlink(manifest_path(gen_dir, n))
 
 
-def build_index(paths: list[str], index_dir: str | None = None, rebuild: bool = False, wait: float = 5.0,
+def build_index(paths: str | list[str], index_dir: str | None = None, rebuild: bool = False, wait: float = 5.0,
                 progress: Progress | None = None, strict: bool = False) -> BuildReport:
-    """Index ``paths`` (files or directories of ``.txt`` pages and ``.jsonl``).
+    """Index ``paths`` (files or directories of ``.txt`` pages and ``.jsonl``;
+    a string is one of them).  One that does not exist raises UsageError
+    and leaves the index as it was.
 
     Incremental unless ``rebuild`` or there is no index yet: only new or
     changed files are re-indexed and files no longer among ``paths`` are
@@ -491,9 +496,9 @@ def build_index(paths: list[str], index_dir: str | None = None, rebuild: bool = 
     """
     index_dir = index_dir or default_index_dir()
     start = time.perf_counter()
+    files, warnings = src.discover(paths)
     _check_index_dir(index_dir)
     os.makedirs(index_dir, exist_ok=True)
-    files, warnings = src.discover(paths)
     with index_lock(index_dir, wait):
         pointer = _read_pointer(index_dir) if os.path.exists(os.path.join(index_dir, POINTER)) else None
         if pointer and not rebuild and pointer.get("format") != FORMAT_VERSION:

@@ -56,6 +56,7 @@ class Record:
     url: str | None = None
     sources: list[str] = field(default_factory=list)
     disclaimer: str = ""
+    line: int | None = None  # a JSONL record's line in its file
 
     @property
     def headings(self) -> list[str]:
@@ -120,7 +121,8 @@ def parse_page(text: str, source: str, page_id: str | None = None) -> list[Recor
     """The article of a page followed by its cards.
 
     ``page_id`` defaults to the file name without its extension: stable
-    while the page's content changes.
+    while the page's content changes (:func:`searchkit.sources.page_id`
+    gives pages in folders their path).
     """
     lines = [line.strip() for line in text.replace("\r\n", "\n").replace("\r", "\n").lstrip("\ufeff").split("\n")]
     lines = [line for line in lines if line]
@@ -153,18 +155,3 @@ def parse_page(text: str, source: str, page_id: str | None = None) -> list[Recor
         disclaimer="\n".join(disclaimer),
     )
     return [article, *cards]
-
-
-def merge_records(records: list[Record]) -> list[Record]:
-    """One record per id, listing every source it came from (cards shared
-    by several pages); the first occurrence's content wins."""
-    merged: dict[str, Record] = {}
-    for r in records:
-        seen = merged.get(r.id)
-        if seen is None:
-            merged[r.id] = Record(**{**r.__dict__, "sources": list(r.sources)})
-        else:
-            seen.sources.extend(s for s in r.sources if s not in seen.sources)
-    for r in merged.values():
-        r.sources.sort()
-    return list(merged.values())

@@ -5,7 +5,8 @@
     医保 NOT 北京          exclude (also: -北京)
     医保 OR 社保           either (the default, spelled out)
     "异地就医"             exact phrase: required, matched character by character
-    title:医保卡           only in titles (fields: title, body)
+    title:医保卡           only in titles (fields: title, body; any other
+                           word with a colon, like a URL, is a word)
     (医保 OR 社保) AND 北京 groups
 
 Operators are upper case words; in lower case they are ordinary words.
@@ -123,10 +124,9 @@ class _Parser:
             raise QuerySyntaxError(f"'{value}' needs a word right after it (like -{'北京'})")
         fm = _FIELD.match(value)
         fieldname = None
-        if fm:
+        # Only a known field name makes a field: https://… and 10:30 are words.
+        if fm and fm.group(1).lower() in FIELDS:
             fieldname, value = fm.group(1).lower(), fm.group(2)
-            if fieldname not in FIELDS:
-                raise QuerySyntaxError(f"unknown field '{fm.group(1)}:'; fields are {', '.join(FIELDS)}")
             if not value and self.i < len(self.tokens) and self.tokens[self.i][0] == "phrase":
                 value = self.tokens[self.i][1][1:-1].strip()
                 self.i += 1

@@ -17,12 +17,13 @@ class Style:
 
     open: str
     close: str
+    cells: int = 0  # terminal columns the marks around one match take
 
     @classmethod
     def for_stream(cls, isatty: bool) -> Style:
         if isatty and not os.environ.get("NO_COLOR"):
             return cls("\x1b[1;31m", "\x1b[0m")
-        return cls("[", "]")
+        return cls("[", "]", 2)
 
 
 def segments(text: str, spans: list[tuple[int, int]]) -> list[tuple[str, bool]]:
@@ -59,6 +60,11 @@ def _cells(ch: str) -> int:
     return 2 if unicodedata.east_asian_width(ch) in "WF" else 1
 
 
+def cells(text: str) -> int:
+    """Terminal columns ``text`` takes: wide (Han, full-width) characters two."""
+    return sum(_cells(ch) for ch in text)
+
+
 def fit(text: str, spans: list[tuple[int, int]], cells: int | None) -> tuple[str, list[tuple[int, int]]]:
     """Cut ``text`` to ``cells`` terminal columns (wide characters take two),
     at a character boundary, with … at the cut; spans are clipped to match."""
@@ -73,12 +79,22 @@ def fit(text: str, spans: list[tuple[int, int]], cells: int | None) -> tuple[str
     return text, spans
 
 
+def _fit_marked(text: str, spans: list[tuple[int, int]], style: Style, room: int | None) -> str:
+    """``text`` with its matches marked, in ``room`` columns marks included."""
+    kept, kept_spans = fit(text, spans, room)
+    if room is not None and style.cells and cells(kept) + style.cells * len(kept_spans) > room:
+        kept, kept_spans = fit(text, spans, max(room - style.cells * len(kept_spans), 1))
+    return mark(kept, kept_spans, style)
+
+
 def format_hit(rank: int, hit: Hit, style: Style, width: int | None = None) -> str:
+    """Two or three lines: rank, headline (an untitled record shows the
+    start of its body) and facts, cut to ``width`` columns; id and sources;
+    the snippet."""
     meta = " · ".join(x for x in (hit.kind, hit.date, hit.category) if x)
     tail = f"  ({meta}, score {hit.score:.2f})"
-    room = None if width is None else max(width - 4 - len(tail), 10)
-    title, tspans = fit(hit.title, hit.title_highlights, room)
-    lines = [f"{rank:>2}. {mark(title, tspans, style)}{tail}"]
+    room = None if width is None else max(width - 4 - cells(tail), 10)
+    lines = [f"{rank:>2}. {_fit_marked(hit.headline or hit.title, hit.title_highlights, style, room)}{tail}"]
     where = ", ".join(display_path(s) for s in hit.sources[:3])
     if len(hit.sources) > 3:
         where += f" (+{len(hit.sources) - 3} more)"
@@ -89,6 +105,17 @@ def format_hit(rank: int, hit: Hit, style: Style, width: int | None = None) -> s
     if hit.missing:
         lines.append(f"    missing: {' '.join(hit.missing)}")
     return "\n".join(lines)
+
+
+def past_last_page(results: Results) -> str | None:
+    """Why a page holds no hits although the query matched."""
+    listed = results.total + results.partial
+    if results.hits or not listed:
+        return None
+    last = -(-listed // results.limit)
+    more = f" (+{results.partial} partial matches)" if results.partial else ""
+    return (f"page {results.page} is past the last page ({last}) of {results.total} results{more} "
+            f"for {results.query!r}")
 
 
 def format_notes(results: Results) -> list[str]:

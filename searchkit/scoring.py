@@ -18,6 +18,8 @@ from __future__ import annotations
 import math
 import threading
 from collections import OrderedDict
+from contextlib import contextmanager
+from typing import Iterator
 
 import numpy as np
 
@@ -93,8 +95,22 @@ class Postings:
         self._cache: OrderedDict[tuple, tuple[np.ndarray, np.ndarray]] = OrderedDict()
         self._cache_terms = cache_terms
 
-    def stored(self, docnum: int) -> dict:
+    @contextmanager
+    def whoosh(self) -> Iterator[None]:
+        """Hold the lock for calls into Whoosh's readers.  What such a call
+        raises beyond an OSError (struct, zlib, pickle, index errors from a
+        truncated file) is a failure to read the index's files, and is
+        raised as an OSError saying so."""
         with self.lock:
+            try:
+                yield
+            except OSError:
+                raise
+            except Exception as e:
+                raise OSError(f"Whoosh could not read the index ({e.__class__.__name__}: {e})") from e
+
+    def stored(self, docnum: int) -> dict:
+        with self.whoosh():
             return self.searcher.stored_fields(docnum)
 
     def lengths(self, fieldname: str) -> np.ndarray:
@@ -106,7 +122,7 @@ class Postings:
             arr = np.zeros(self.n, dtype=np.float32)
             for part, offset in self.parts:
                 arr[offset:offset + part.ndocs] = part.lengths(fieldname)
-            with self.lock:
+            with self.whoosh():
                 for reader, offset in self._foreign:
                     length = reader.doc_field_length
                     arr[offset:offset + reader.doc_count_all()] = [length(d, fieldname)
@@ -144,7 +160,7 @@ class Postings:
         else:
             found, leaves = [], self.leaves
         if leaves:
-            with self.lock:
+            with self.whoosh():
                 found += [_leaf_postings(reader, fieldname, text) + (offset,) for reader, offset in leaves]
         parts = [(ids + offset, w) for ids, w, offset in found if ids.size]
         if not parts:
@@ -189,7 +205,7 @@ class Postings:
             for term, n in part.terms(fieldname, live):
                 if n:
                     df[term] = df.get(term, 0) + n
-        with self.lock:
+        with self.whoosh():
             for reader, _ in self._foreign:
                 for text in reader.lexicon(fieldname):
                     term = text.decode("utf-8", "surrogatepass")

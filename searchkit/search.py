@@ -32,15 +32,17 @@ from .query import NOT, SHOULD, Clause, parse_query
 from .ranking import (Matcher, Ranking, highlight_terms, phrase_parts, query_words, relax, requires, stopwords,
                       word_fields)
 from .schema import FORMAT_VERSION, WORD_FIELDS
-from .scoring import Postings, bm25, idf
+from .scoring import HEADLINE_CHARS, Postings, bm25, idf
 from .suggest import PINYIN_QUERY, Suggestion, Vocabulary
 from .analysis import word_tokens
 from .text import norm
 
 
-def parse_date(value: str | None, name: str) -> str | None:
+def parse_date(value: str | datetime.date | None, name: str) -> str | None:
     if value is None or value == "":
         return None
+    if isinstance(value, datetime.date):
+        return (value.date() if isinstance(value, datetime.datetime) else value).isoformat()
     try:
         return datetime.date.fromisoformat(value).isoformat()
     except (TypeError, ValueError):
@@ -76,8 +78,9 @@ class Hit:
     sources: list[str]
     snippet: str
     highlights: list[tuple[int, int]]
-    title_highlights: list[tuple[int, int]] = field(default_factory=list)
+    title_highlights: list[tuple[int, int]] = field(default_factory=list)  # spans into headline
     url: str | None = None
+    headline: str = ""  # the title, or the start of an untitled record's body, for display
     missing: list[str] = field(default_factory=list)  # query words the record lacks ("Missing: 闹")
     partial: bool = False  # holds none of the query's words whole, only some of their characters
 
@@ -226,7 +229,7 @@ class SearchIndex:
         """Built on first use (pinyin, suggestions): a plain search never pays for it."""
         self._check_open()
         if self._vocab is None:
-            with _reading(self.index_dir), self._postings.lock:
+            with _reading(self.index_dir), self._postings.whoosh():
                 if self._vocab is None:
                     self._vocab = Vocabulary(self._postings)
         return self._vocab
@@ -235,13 +238,13 @@ class SearchIndex:
     def facet_index(self) -> FacetIndex:
         self._check_open()
         if self._facets is None:
-            with _reading(self.index_dir), self._postings.lock:
+            with _reading(self.index_dir), self._postings.whoosh():
                 if self._facets is None:
                     self._facets = FacetIndex(self._postings, self._searcher)
         return self._facets
 
-    def _filter(self, kind: str | None, since: str | None, until: str | None,
-                facets: dict[str, str] | None) -> np.ndarray:
+    def _filter(self, kind: str | None, since: str | datetime.date | None, until: str | datetime.date | None,
+                facets: dict[str, str | list[str]] | None) -> np.ndarray:
         keep = self._postings.live.copy()
         if kind:
             if kind not in KINDS:
@@ -254,7 +257,7 @@ class SearchIndex:
             raise UsageError(f"--since {since} is after --until {until}")
         if since or until:
             mask = np.zeros_like(keep)
-            with self._postings.lock:
+            with self._postings.whoosh():
                 mask[list(self._searcher.docs_for_query(wq.TermRange("date", since, until)))] = True
             keep &= mask
         if facets:
@@ -300,11 +303,12 @@ class SearchIndex:
         return [rewrite(c) for c in clauses], read
 
     def search(self, query: str, limit: int = 10, page: int = 1, kind: str | None = None,
-               since: str | None = None, until: str | None = None, snippets: bool = True,
-               facets: dict[str, str] | None = None, sort: str = "relevance", suggest: bool = True,
-               partial: bool = True) -> Results:
+               since: str | datetime.date | None = None, until: str | datetime.date | None = None,
+               snippets: bool = True, facets: dict[str, str | list[str]] | None = None, sort: str = "relevance",
+               suggest: bool = True, partial: bool = True) -> Results:
         """Ranked hits for ``query`` (see :mod:`searchkit.query` for the
-        syntax), filtered by kind, date range and facet values.
+        syntax), filtered by kind, date range and facet values (``{"city":
+        ["北京", "南京"]}``: values of one facet OR-ed, facets AND-ed).
 
         A hit that holds none of the query's words whole (nor a synonym),
         only some of their characters, is a *partial match*: partial matches
@@ -412,14 +416,15 @@ class SearchIndex:
         stored = self._postings.stored(docnum)
         text, spans = snippet(stored.get("body", ""), terms, words) if snippets else ("", [])
         title = stored.get("title", "")
+        headline = title or " ".join(stored.get("body", "")[:HEADLINE_CHARS].split())
         return Hit(id=stored["id"], kind=stored["kind"], title=title, score=score, date=stored.get("date"),
                    category=stored.get("category"), sources=list(stored.get("sources", [])), snippet=text,
-                   highlights=spans, title_highlights=find_spans(title, terms) if snippets else [],
-                   url=stored.get("url"))
+                   highlights=spans, title_highlights=find_spans(headline, terms) if snippets else [],
+                   url=stored.get("url"), headline=headline)
 
     def get(self, doc_id: str) -> Document | None:
         self._check_open()
-        with _reading(self.index_dir), self._postings.lock:
+        with _reading(self.index_dir), self._postings.whoosh():
             stored = self._searcher.document(id=doc_id)
         if stored is None:
             return None

@@ -16,7 +16,10 @@ import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
+import numpy as np
+
 from .analysis import word_tokens
+from .errors import UsageError
 from .text import norm
 
 _HAN_WORD = re.compile(r"^[\u3400-\u9fff]{2,8}$")
@@ -44,7 +47,8 @@ def _tables() -> tuple[dict[int, str], dict[str, list[list[str]]]]:
 
 
 def readings(word: str) -> list[list[str]]:
-    """Plausible toneless syllable sequences of a Han word."""
+    """Plausible toneless syllable sequences of a Han word (at most
+    ``_MAX_READINGS``)."""
     chars, phrases = _tables()
     known = phrases.get(word)
     if known:
@@ -64,9 +68,33 @@ def pinyin_key(word: str) -> str | None:
     return "".join(r[0]) if r else None
 
 
+def _prefix_range(keys: list[str], prefix: str) -> tuple[int, int]:
+    """The slice of sorted ``keys`` that start with ``prefix``."""
+    return bisect.bisect_left(keys, prefix), bisect.bisect_left(keys, prefix + "\U0010ffff")
+
+
+def _best(rank: np.ndarray, lo: int, hi: int, k: int) -> np.ndarray:
+    """Positions in ``lo:hi`` of the ``k`` smallest ranks, smallest first:
+    one pass over the slice, so any prefix, however common, gets its true
+    top k."""
+    r = rank[lo:hi]
+    top = np.argpartition(r, k - 1)[:k] if r.size > k else np.arange(r.size)
+    return lo + top[np.argsort(r[top], kind="stable")]
+
+
+def _ranks(items: list, order: list) -> np.ndarray:
+    """Each item's position in ``order`` (the best first)."""
+    position = {x: i for i, x in enumerate(order)}
+    return np.fromiter((position[x] for x in items), dtype=np.int64, count=len(items))
+
+
 class Vocabulary:
     """The indexed words (title and body word fields) with their document
-    frequencies, and pinyin keys for the Han ones."""
+    frequencies, and pinyin keys for the Han ones.
+
+    For autocomplete, words (and titles) are kept sorted with each one's
+    rank by frequency beside it: the completions of a prefix are a
+    contiguous slice, and its best k one partial sort of their ranks."""
 
     def __init__(self, postings):
         df: dict[str, int] = {}
@@ -84,16 +112,25 @@ class Vocabulary:
                 by_key.setdefault("".join(s[0] for s in syllables), set()).add(w)
         self.by_key = {k: sorted(v, key=lambda w: (-df[w], w)) for k, v in by_key.items()}
         self.full_keys = full
+        # Completion order: most frequent, then shortest, then by code point.
+        order = sorted(self.words, key=lambda w: (-df[w], len(w), w))
+        self._word_rank = _ranks(self.words, order)
+        # Every key's words, key after key in key order: the words under the
+        # keys that start with a prefix are one slice of them.
         self.keys = sorted(self.by_key)
+        self._key_words = [w for k in self.keys for w in self.by_key[k]]
+        self._key_start = np.cumsum([0] + [len(self.by_key[k]) for k in self.keys])
+        self._key_rank = _ranks(self._key_words, order)
         self._postings = postings
-        self._titles: list[tuple[str, str, int]] | None = None
+        self._titles: tuple[list[str], list[tuple[str, int]], np.ndarray] | None = None
 
-    def titles(self) -> list[tuple[str, str, int]]:
-        """(normalized title, title, how many documents carry it), sorted."""
-        with self._postings.lock:  # Whoosh's stored-field reader is not shared safely
+    def titles(self) -> tuple[list[str], list[tuple[str, int]], np.ndarray]:
+        """Normalized titles, sorted; each one's (title, how many documents
+        carry it); their ranks in completion order."""
+        with self._postings.whoosh():  # Whoosh's stored-field reader is not shared safely
             return self._read_titles()
 
-    def _read_titles(self) -> list[tuple[str, str, int]]:
+    def _read_titles(self) -> tuple[list[str], list[tuple[str, int]], np.ndarray]:
         if self._titles is None:
             counts: dict[str, list] = {}
             for stored in self._postings.searcher.all_stored_fields():
@@ -101,7 +138,10 @@ class Vocabulary:
                 if title:
                     entry = counts.setdefault(norm(title), [title, 0])
                     entry[1] += 1
-            self._titles = sorted((k, t, c) for k, (t, c) in counts.items())
+            keys = sorted(counts)
+            entries = [(counts[k][0], counts[k][1]) for k in keys]
+            order = sorted(range(len(keys)), key=lambda i: (-entries[i][1], len(entries[i][0]), entries[i][0]))
+            self._titles = keys, entries, _ranks(list(range(len(keys))), order)
         return self._titles
 
     def from_pinyin(self, letters: str, limit: int = 3) -> list[str]:
@@ -128,31 +168,29 @@ class Vocabulary:
         return best[-1] or []
 
     def complete(self, prefix: str, limit: int = 10) -> list[Suggestion]:
-        """Titles and words starting with ``prefix`` (Hanzi, or pinyin
-        letters), most frequent first."""
+        """The ``limit`` most frequent titles and words starting with
+        ``prefix`` (Hanzi, or pinyin letters).  An empty prefix raises
+        UsageError."""
         p = norm(prefix).strip()
         if not p:
-            return []
+            raise UsageError("an empty prefix completes nothing: give the start of a word, in Hanzi or pinyin")
         out: dict[str, Suggestion] = {}
         if PINYIN_QUERY.match(p):
-            key = p.replace(" ", "")
-            i = bisect.bisect_left(self.keys, key)
-            for k in itertools.islice(self.keys, i, i + 200):
-                if not k.startswith(key):
-                    break
-                for w in self.by_key[k][:5]:
-                    out.setdefault(w, Suggestion(w, "term", self.df[w]))
-        else:
-            i = bisect.bisect_left(self.words, p)
-            for w in itertools.islice(self.words, i, i + 500):
-                if not w.startswith(p):
-                    break
+            lo, hi = _prefix_range(self.keys, p.replace(" ", ""))
+            # A word sits under at most two keys per reading: taking that
+            # many times ``limit`` entries leaves ``limit`` distinct words.
+            for i in _best(self._key_rank, int(self._key_start[lo]), int(self._key_start[hi]),
+                           limit * 2 * _MAX_READINGS):
+                w = self._key_words[i]
                 out.setdefault(w, Suggestion(w, "term", self.df[w]))
-            titles = self.titles()
-            j = bisect.bisect_left(titles, (p,))
-            for key, title, count in itertools.islice(titles, j, j + 500):
-                if not key.startswith(p):
-                    break
+        else:
+            for i in _best(self._word_rank, *_prefix_range(self.words, p), limit):
+                w = self.words[i]
+                out[w] = Suggestion(w, "term", self.df[w])
+            keys, entries, rank = self.titles()
+            # Twice as many titles: a title that is also a word counts once.
+            for i in _best(rank, *_prefix_range(keys, p), 2 * limit):
+                title, count = entries[i]
                 out.setdefault(title, Suggestion(title, "title", count))
         return sorted(out.values(), key=lambda s: (-s.count, s.kind != "title", len(s.text), s.text))[:limit]
 

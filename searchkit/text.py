@@ -53,9 +53,18 @@ def _nfkc(text: str) -> str:
     return out if unicodedata.is_normalized("NFKC", out) else unicodedata.normalize("NFKC", out)
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _fold(text: str) -> str:
-    """NFKC, lower case, traditional to simplified: may change the length."""
-    return _t2s().convert(_nfkc(text).lower())
+    """NFKC, lower case, traditional to simplified: may change the length.
+    A lone surrogate (only Python strings hold them; OpenCC cannot encode
+    one) becomes U+FFFD."""
+    folded = _nfkc(text).lower()
+    try:
+        return _t2s().convert(folded)
+    except UnicodeEncodeError:
+        return _t2s().convert(_SURROGATE.sub("\ufffd", folded))
 
 
 @dataclass(frozen=True)
@@ -72,17 +81,27 @@ class Normalized:
             return start, end
         o = self.offsets
         begin = o[start] if start < len(o) else len(self.original)
-        # The end is the offset of the last character taken, plus one.
-        stop = o[end - 1] + 1 if end > start else begin
+        if end <= start:
+            return begin, begin
+        # The end is where the next character's source starts (so é from
+        # e + U+0301 covers both), unless that source is the same character
+        # (℃ -> °c): then the last character taken, plus one.
+        stop = o[end - 1] + 1
+        if end < len(o) and o[end] > stop:
+            stop = o[end]
         return begin, stop
 
 
 def normalize(text: str) -> Normalized:
     """Fold the whole string at once; when folding changed the length (℃,
-    ligatures, ``İ``), fold the stretches between such characters as wholes
-    and only what still changes length one character at a time."""
+    ligatures, ``İ``, e + U+0301), fold the stretches between such
+    characters as wholes and only what still changes length one cluster (a
+    character and the combining marks after it) at a time, so ``cafe\u0301``
+    and ``café`` fold alike."""
     folded = _fold(text)
-    if len(folded) == len(text):
+    # Equal lengths mean character i came from character i unless something
+    # composed (e + U+0301 -> é) while something else grew (℃ -> °c).
+    if len(folded) == len(text) and unicodedata.is_normalized("NFC", text):
         return Normalized(folded, text, None)
     parts: list[str] = []
     offsets: list[int] = []
@@ -93,12 +112,15 @@ def normalize(text: str) -> Normalized:
         if len(f) == len(piece):
             parts.append(f)
             offsets.extend(range(start, end))
-        elif end - start == 1:
+        elif _cluster_end(text, start, end) == end:
             parts.append(f)
             offsets.extend([start] * len(f))
-        else:  # combining marks and the like: character by character
-            for i in range(start, end):
-                add(i, i + 1)
+        else:  # fold cluster by cluster
+            i = start
+            while i < end:
+                j = _cluster_end(text, i, end)
+                add(i, j)
+                i = j
 
     last = 0
     for m in _compat()[2].finditer(text):
@@ -109,6 +131,14 @@ def normalize(text: str) -> Normalized:
     if last < len(text):
         add(last, len(text))
     return Normalized("".join(parts), text, tuple(offsets))
+
+
+def _cluster_end(text: str, start: int, end: int) -> int:
+    """The end of the character at ``start`` and the combining marks after it."""
+    i = start + 1
+    while i < end and unicodedata.combining(text[i]):
+        i += 1
+    return i
 
 
 def norm(text: str) -> str:

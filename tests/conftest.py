@@ -26,6 +26,17 @@ def shared_path(*parts: str) -> Path:
     return path
 
 
+def true_top_completions(vocab, prefix: str, k: int) -> list[str]:
+    """The k most frequent indexed words whose pinyin key (for letters) or
+    text (for Hanzi) starts with ``prefix``, by brute force over them all:
+    what autocomplete must return when no title competes."""
+    if prefix.isascii():
+        words = {w for key, ws in vocab.by_key.items() if key.startswith(prefix) for w in ws}
+    else:
+        words = {w for w in vocab.words if w.startswith(prefix)}
+    return sorted(words, key=lambda w: (-vocab.df[w], len(w), w))[:k]
+
+
 @pytest.fixture(scope="session")
 def seed_files() -> list[Path]:
     files = sorted(SEEDS.glob("*.txt"))

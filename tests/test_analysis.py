@@ -23,6 +23,21 @@ def test_offsets_point_into_the_original_when_length_changes():
     assert n.original[slice(*n.to_original(0, 4))] == "ﬁle"
 
 
+def test_combining_marks_fold_like_precomposed_characters():
+    assert norm("cafe\u0301") == norm("café") == "café"
+    assert norm("Cafe\u0301 38℃") == "café 38°c"  # one composes, one grows: lengths even out
+    n = normalize("Cafe\u0301 38℃ 医保")
+    s = n.text.index("é")
+    assert n.original[slice(*n.to_original(s, s + 1))] == "e\u0301"  # é covers its combining mark
+    assert n.original[slice(*n.to_original(s + 2, s + 6))] == "38℃"
+    assert n.original[slice(*n.to_original(s + 7, s + 9))] == "医保"
+
+
+def test_a_lone_surrogate_folds_to_the_replacement_character():
+    n = normalize("醫\ud800保")
+    assert n.text == "医\ufffd保" and n.to_original(2, 3) == (2, 3)
+
+
 def test_digits_latin_and_mixed_tokens_are_kept():
     assert "96102" in words("拨打96102热线")
     assert "2" in words("2型糖尿病") and "糖尿病" in words("2型糖尿病")

@@ -2,6 +2,7 @@
 settings files and terminal fitting."""
 
 import json
+from collections import Counter
 
 import pytest
 from click.testing import CliRunner
@@ -10,7 +11,8 @@ from searchkit import SearchIndex
 from searchkit.cli import main
 from searchkit.indexer import build_index
 from searchkit.render import fit
-from searchkit.suggest import readings
+from searchkit.suggest import _MAX_READINGS, readings
+from conftest import true_top_completions
 
 
 @pytest.fixture(scope="module")
@@ -30,13 +32,13 @@ def test_pinyin_finds_hanzi(seeds_search):
     assert res.pinyin == ["医保"] and res.total > 50
     assert all("医保" in h.title + h.snippet for h in res.hits[:5])
     assert seeds_search.search("yb").pinyin == ["医保"]  # initials
-    assert seeds_search.search("ertongyiyuan", limit=3).pinyin  # split into words
+    assert seeds_search.search("ertongyiyuan", limit=3).pinyin == ["儿童", "医院"]  # split into words
 
 
 def test_latin_matches_outrank_pinyin_matches(pinyin_index):
     res = pinyin_index.search("jingdian")
     assert res.hits[0].id == "latin"
-    assert {h.id for h in res.hits[1:]} >= {"place"} or {h.id for h in res.hits[1:]} >= {"book"}
+    assert res.pinyin == ["景点", "经典"] and {h.id for h in res.hits[1:]} == {"place", "book"}
 
 
 def test_latin_that_matches_well_is_not_read_as_pinyin(seeds_search):
@@ -67,16 +69,28 @@ def test_autocomplete(seeds_search):
     assert seeds_search.suggest("zzzz") == []
 
 
+def test_pinyin_autocomplete_is_the_true_top_k_for_any_prefix(seeds_search):
+    vocab = seeds_search.vocabulary
+    letters = [chr(c) for c in range(ord("a"), ord("z") + 1)]
+    for prefix in letters + ["yb", "er", "zh", "sh", "yi", "yib"]:
+        for k in (1, 5, 10):
+            got = [s.text for s in seeds_search.suggest(prefix, limit=k)]
+            assert got == true_top_completions(vocab, prefix, k), (prefix, k)
+    # j and s have more than 200 keys on the seeds: the true top word sits past them
+    assert sum(key.startswith("j") for key in vocab.by_key) > 200
+    assert all(len(readings(w)) <= _MAX_READINGS for w in vocab.words)
+
+
 def test_more_like_this(seeds_search):
     hits = seeds_search.similar("c88e3798e5236", limit=5)  # 二月闹一般几天最严重
-    assert "c88e3798e5236" not in [h.id for h in hits]
+    assert len(hits) == 5 and "c88e3798e5236" not in [h.id for h in hits]
     assert all("二月闹" in h.title for h in hits[:3])
 
 
 def test_facets_count_and_filter(seeds_search):
     res = seeds_search.search("医保", facets={}, limit=100)
     assert sum(res.facets["kind"].values()) == res.total
-    assert res.facets["city"]["北京"] >= 5 and "拉萨" in res.facets["city"]
+    assert res.facets["city"]["北京"] >= 5 and "南京" in res.facets["city"]
     beijing = seeds_search.search("医保", facets={"city": "北京"}, limit=100)
     assert beijing.total == res.facets["city"]["北京"]
     assert all("北京" in h.title for h in beijing)
@@ -85,8 +99,11 @@ def test_facets_count_and_filter(seeds_search):
 
 
 def test_sort_by_date(seeds_search):
-    dates = [h.date or "" for h in seeds_search.search("医保", sort="date", limit=100)]
-    assert dates == sorted(dates, reverse=True) and dates[0] == "2025-04-21"
+    hits = seeds_search.search("医保", sort="date", limit=100).hits
+    for group in ([h for h in hits if not h.partial], [h for h in hits if h.partial]):  # partial matches last
+        dates = [h.date or "" for h in group]
+        assert dates and dates == sorted(dates, reverse=True)
+    assert hits[0].date == "2025-04-21" and hits.index(next(h for h in hits if h.partial)) == 50
 
 
 def test_stats(seeds_search):
@@ -101,26 +118,32 @@ def test_fit_counts_wide_characters():
     assert fit("abc", [], 10) == ("abc", [])
 
 
+def _run(*args):
+    r = CliRunner().invoke(main, list(args), catch_exceptions=False)
+    assert "Traceback" not in r.stderr
+    return r
+
+
 def test_cli_features(seeds_index):
-    run = CliRunner().invoke
-    r = run(main, ["search", "医保", "--index-dir", seeds_index, "--facet", "city=北京", "--facets", "-n", "2"])
-    assert r.exit_code == 0 and "city: 北京" in r.output
-    r = run(main, ["search", "医保", "--index-dir", seeds_index, "--facet", "town=北京"])
-    assert r.exit_code == 2 and "--facet" in r.output
-    r = run(main, ["search", "医宝卡", "--index-dir", seeds_index])
-    assert "did you mean: 医保卡" in r.output
-    r = run(main, ["search", "医宝卡", "--index-dir", seeds_index, "--no-suggest"])
-    assert "did you mean" not in r.output
-    r = run(main, ["suggest", "yb", "--index-dir", seeds_index, "-n", "2"])
-    assert r.exit_code == 0 and r.output.startswith("医保\tterm\t")
-    r = run(main, ["similar", "c88e3798e5236", "--index-dir", seeds_index, "-n", "2"])
-    assert r.exit_code == 0 and "二月闹" in r.output
-    r = run(main, ["similar", "nope", "--index-dir", seeds_index])
-    assert r.exit_code == 2
-    r = run(main, ["stats", "--index-dir", seeds_index, "--json"])
-    assert json.loads(r.output)["documents"] == {"article": 5, "card": 100}
-    data = json.loads(run(main, ["search", "二月闹", "--index-dir", seeds_index, "--json"]).output)
-    assert data["facets"]["kind"] == {"card": 47} or sum(data["facets"]["kind"].values()) == data["total"]
+    r = _run("search", "医保", "--index-dir", seeds_index, "--facet", "city=北京", "--facets", "-n", "2")
+    assert r.exit_code == 0 and "city: 北京" in r.stdout
+    r = _run("search", "医保", "--index-dir", seeds_index, "--facet", "town=北京")
+    assert r.exit_code == 2 and "--facet" in r.stderr
+    r = _run("search", "医宝卡", "--index-dir", seeds_index)
+    assert r.exit_code == 0 and "showing results for 医保卡; search instead for 医宝卡" in r.stderr
+    r = _run("search", "医宝卡", "--index-dir", seeds_index, "--no-suggest")
+    assert r.exit_code == 0 and "did you mean" not in r.stderr
+    r = _run("suggest", "yb", "--index-dir", seeds_index, "-n", "2")
+    assert r.exit_code == 0 and r.stdout.startswith("医保\tterm\t")
+    r = _run("similar", "c88e3798e5236", "--index-dir", seeds_index, "-n", "2")
+    assert r.exit_code == 0 and r.stdout.count("二月闹") >= 2
+    r = _run("similar", "nope", "--index-dir", seeds_index)
+    assert r.exit_code == 2 and "no record with id 'nope'" in r.stderr
+    r = _run("stats", "--index-dir", seeds_index, "--json")
+    assert r.exit_code == 0 and json.loads(r.stdout)["documents"] == {"article": 5, "card": 100}
+    data = json.loads(_run("search", "二月闹", "--index-dir", seeds_index, "--json", "-n", "1000").stdout)
+    full = [h for h in data["hits"] if not h["partial"]]
+    assert data["facets"]["kind"] == dict(Counter(h["kind"] for h in full)) and len(full) == data["total"] == 4
 
 
 def test_settings_file_and_precedence(seeds_index, tmp_path, monkeypatch):

@@ -1,7 +1,7 @@
 from pathlib import Path
 
-from searchkit.pages import ARTICLE, CARD, merge_records, parse_page
-from searchkit.sources import decode, discover, load
+from searchkit.pages import ARTICLE, CARD, parse_page
+from searchkit.sources import decode, discover, load, merge_records
 
 
 def _records(paths):
@@ -10,7 +10,9 @@ def _records(paths):
         sf = load(str(p))
         assert not sf.warnings, sf.warnings
         out += sf.records
-    return merge_records(out)
+    records, repeated = merge_records(out)
+    assert repeated == []
+    return records
 
 
 def test_seeds_give_5_articles_and_100_cards(seed_files):
@@ -69,7 +71,9 @@ def test_encodings_and_line_ends_parse_the_same(seed_files, tmp_path):
     }
     for name, data in variants.items():
         (tmp_path / name).write_bytes(data)
-        got = parse_page(decode(data), "x")
+        text, replaced = decode(data)
+        assert replaced == 0, name
+        got = parse_page(text, "x")
         assert [(r.id, r.title, r.body, r.date) for r in got] == [(r.id, r.title, r.body, r.date) for r in expected], name
 
 
@@ -96,11 +100,10 @@ def test_bad_files_become_warnings(tmp_path):
     (tmp_path / "latin1.txt").write_bytes("caf\xe9 \xff\xfe".encode("latin-1"))
     (tmp_path / "notitle.txt").write_text("相关推荐\n\n标题\n\n摘要\n\n健康新闻 2025-01-01\n", encoding="utf-8")
     files, _ = discover([str(tmp_path)])
-    reasons = {Path(f).name: [str(w) for w in load(f).warnings] for f in files}
-    assert "empty file" in reasons["empty.txt"][0]
-    assert "binary" in reasons["binary.txt"][0]
-    assert "no title" in reasons["notitle.txt"][0]
-    assert len(reasons["latin1.txt"]) == 1
+    reasons = {Path(f).name: [w.reason for w in load(f).warnings] for f in files}
+    assert reasons == {"empty.txt": ["skipped: empty file"], "binary.txt": ["skipped: binary file (NUL bytes)"],
+                       "notitle.txt": ["skipped: no title line"],
+                       "latin1.txt": ["skipped: unknown encoding (neither UTF-8 nor GB18030)"]}
 
 
 def test_jsonl_good_and_bad_lines(tmp_path):
@@ -116,4 +119,8 @@ def test_jsonl_good_and_bad_lines(tmp_path):
     sf = load(str(f))
     assert [r.id for r in sf.records] == ["a1", "a2"]
     assert sf.records[0].date == "2025-01-02" and sf.records[1].title == ""
-    assert [w.line for w in sf.warnings] == [3, 4, 5, 6]
+    assert [(w.line, w.reason) for w in sf.warnings] == [
+        (3, "skipped line: missing 'text' or not a string"),
+        (4, "skipped line: Expecting value: line 1 column 1 (char 0)"),
+        (5, "skipped line: missing 'text' or not a string"),
+        (6, "skipped line: 'date' is not YYYY-MM-DD: 'yesterday'")]

@@ -1,12 +1,14 @@
 """Relevance on the real dev judgments (KUAKE-QTR): a regression floor a
 little below what the ranking reaches, so a change that hurts ranking fails."""
 
+import json
+
 import pytest
 
 from searchkit import Ranking, SearchIndex
 from searchkit.evaluate import evaluate, read_qrels, read_queries
 from searchkit.indexer import build_index
-from conftest import shared_path
+from conftest import shared_path, true_top_completions
 
 
 @pytest.fixture(scope="module")
@@ -54,10 +56,30 @@ def test_cli_eval(dev, tmp_path):
     corpus = shared_path("corpus", "corpus.jsonl")
     # A small slice keeps this fast: the command, not the numbers, is under test here.
     small = tmp_path / "small.jsonl"
-    small.write_text("".join(open(corpus, encoding="utf-8").readlines()[:2000]), encoding="utf-8")
+    lines = open(corpus, encoding="utf-8").readlines()[:2000]
+    small.write_text("".join(lines), encoding="utf-8")
     build_index([str(small)], str(tmp_path / "ix"))
-    r = CliRunner().invoke(main, ["eval", str(shared_path("corpus", "queries_dev.tsv")),
-                                  str(shared_path("corpus", "qrels_dev.tsv")), "--index-dir", str(tmp_path / "ix"),
-                                  "--per-query", "--worst", "3"])
+    # ... judged on the documents of the slice only: most of the dev judgments
+    # name documents outside it, and eval refuses to score such an index.
+    ids = {json.loads(line)["id"] for line in lines}
+    qrels = tmp_path / "qrels.tsv"
+    qrels.write_text("".join(line for line in open(shared_path("corpus", "qrels_dev.tsv"), encoding="utf-8")
+                             if line.split("\t")[1] in ids), encoding="utf-8")
+    args = ["eval", str(shared_path("corpus", "queries_dev.tsv")), str(qrels), "--index-dir", str(tmp_path / "ix"),
+            "--per-query", "--worst", "3"]
+    r = CliRunner().invoke(main, args, catch_exceptions=False)
     assert r.exit_code == 0, r.output
-    assert "nDCG@10" in r.output and "worst queries" in r.output
+    assert "nDCG@10" in r.stdout and "worst queries" in r.stdout and "Traceback" not in r.stderr
+    args[2] = str(shared_path("corpus", "qrels_dev.tsv"))
+    r = CliRunner().invoke(main, args, catch_exceptions=False)
+    assert r.exit_code == 2 and "not in the index" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_autocomplete_finds_the_most_frequent_word_for_any_prefix(dev_index):
+    with SearchIndex.open(dev_index) as ix:
+        assert [s.text for s in ix.suggest("y", limit=3)][0] == "原因"  # 1,258 records; was missed
+        assert [s.text for s in ix.suggest("b", limit=3)][0] == "宝宝"
+        vocab = ix.vocabulary
+        firsts = sorted({w[0] for w in vocab.words}, key=lambda c: -sum(w[0] == c for w in vocab.words))[:20]
+        for prefix in [chr(c) for c in range(ord("a"), ord("z") + 1)] + ["yy", "bb", "zh"] + firsts:
+            assert [s.text for s in ix.suggest(prefix, limit=10)] == true_top_completions(vocab, prefix, 10), prefix

@@ -19,9 +19,12 @@ from searchkit.indexer import build_index, current_generation
 from searchkit.pages import KINDS, PageError, parse_page
 from searchkit.text import _nfkc, normalize
 
-# Han, kana, Latin, digits, punctuation the pages use, controls and emoji.
-TEXT = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=300) | st.text(
-    st.sampled_from(list("医保卡北京二月闹痛 ,。、:：-•\n\r\t\"()一1.健康新闻2025-03-31相关推荐提示首页顶部ＨＰＶ醫😀\x00")),
+# Any code point, lone surrogates included (a Python string from JSON can
+# hold one); and the characters the pages use, with controls, emoji,
+# combining marks (e + U+0301), ℃ and a ligature, which change length.
+TEXT = st.text(st.characters(), max_size=300) | st.text(
+    st.sampled_from(list("医保卡北京二月闹痛 ,。、:：-•\n\r\t\"()一1.健康新闻2025-03-31相关推荐提示首页顶部ＨＰＶ醫😀\x00")
+                    + ["\ud800", "\udfff", "\u0301", "\u0308", "\u20dd", "e", "℃", "ﬁ", "ｶ", "ﾞ"]),
     max_size=300)
 FEW = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 MANY = settings(max_examples=10_000, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -103,13 +106,25 @@ def test_fuzz_search(seeds_search, text):
     check_search(seeds_search, text)
 
 
-@pytest.mark.parametrize("query", ["AND OR NOT", "((((", '"""', "title:", "😀😀", "\x00\x07", "的了吗", "-医保",
-                                   "医" * 100_000, "title:\"\"", "NOT NOT 医保", "医保 AND AND 北京"])
-def test_hostile_queries_get_a_result_or_one_line(seeds_index, query):
-    r = CliRunner().invoke(main, ["search", query, "--index-dir", seeds_index])
-    assert r.exit_code in (0, 1, 2), r.output
-    if r.exit_code == 2:
-        assert len(r.output.strip().splitlines()) == 1 and "Traceback" not in r.output
+@pytest.mark.parametrize("query, code, message", [
+    ("AND OR NOT", 2, "'AND' needs a word on each side"), ("((((", 2, "unbalanced parenthesis"),
+    ('"""', 2, "unbalanced quote"), ("title:", 2, "'title:' needs a word after it"),
+    ("😀😀", 2, "no searchable words"), ("\x00\x07", 2, "empty query"), ("的了吗", 0, ""),
+    ("-医保", 2, "at least one word that is not excluded"), ("医" * 100_000, 2, "query too long"),
+    ("title:\"\"", 2, "empty query"), ("NOT NOT 医保", 2, "'NOT' needs a word after it"),
+    ("医保 AND AND 北京", 2, "'AND' needs a word on each side"), ("鳄鱼", 1, "no results for '鳄鱼'"),
+    ("医\ud800保", 0, ""), ("https://www.example.com/医保", 0, "")])
+def test_hostile_queries_get_a_result_or_one_line(seeds_index, query, code, message):
+    # catch_exceptions=False: an exception the CLI does not handle fails the
+    # test instead of passing as click's exit code 1.
+    r = CliRunner().invoke(main, ["search", query, "--index-dir", seeds_index], catch_exceptions=False)
+    assert r.exit_code == code, r.output
+    assert "Traceback" not in r.stderr
+    if code:
+        assert r.stderr.startswith("searchkit: ") and message in r.stderr and len(r.stderr.splitlines()) == 1
+        assert r.stdout == ""
+    else:
+        assert "results for" in r.stdout
 
 
 @pytest.mark.parametrize("suffix", [".skp", ".trm", "_stored.col"])
@@ -124,8 +139,8 @@ def test_truncated_segment_says_rebuild(seeds_copy, tmp_path, suffix):
         with SearchIndex.open(idx) as ix:
             ix.search("医保")
     assert "--rebuild" in str(e.value)
-    r = CliRunner().invoke(main, ["search", "医保", "--index-dir", idx])
-    assert r.exit_code == 2 and "rebuild" in r.output
+    r = CliRunner().invoke(main, ["search", "医保", "--index-dir", idx], catch_exceptions=False)
+    assert r.exit_code == 2 and "rebuild" in r.stderr and "Traceback" not in r.stderr
     # and a rebuild repairs it
     build_index([str(seeds_copy)], idx, rebuild=True)
     with SearchIndex.open(idx) as ix:
@@ -134,5 +149,5 @@ def test_truncated_segment_says_rebuild(seeds_copy, tmp_path, suffix):
 
 def test_a_directory_that_is_not_an_index(tmp_path):
     (tmp_path / "notes.txt").write_text("hello")
-    r = CliRunner().invoke(main, ["search", "医保", "--index-dir", str(tmp_path)])
-    assert r.exit_code == 2 and "searchkit index" in r.output
+    r = CliRunner().invoke(main, ["search", "医保", "--index-dir", str(tmp_path)], catch_exceptions=False)
+    assert r.exit_code == 2 and "searchkit index" in r.stderr and "Traceback" not in r.stderr

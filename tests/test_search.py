@@ -5,13 +5,14 @@ import pytest
 from searchkit import QuerySyntaxError, SearchIndex
 from searchkit.errors import UsageError
 from searchkit.indexer import build_index
-from searchkit.pages import merge_records
-from searchkit.sources import load
+from searchkit.sources import load, merge_records
 from searchkit.text import norm
 
 
 def _all_records(seed_files):
-    return merge_records([r for f in seed_files for r in load(str(f)).records])
+    records, repeated = merge_records([r for f in seed_files for r in load(str(f)).records])
+    assert repeated == []
+    return records
 
 
 def test_erYueNao_cards_rank_first(seeds_search):
@@ -146,7 +147,7 @@ def test_paging(seeds_search):
     assert [h.id for h in one + two] == [h.id for h in both]
 
 
-@pytest.mark.parametrize("query", ['"没有结尾', "(医保", "医保)", "AND", "医保 AND", "-", "NOT", "foo:医保",
+@pytest.mark.parametrize("query", ['"没有结尾', "(医保", "医保)", "AND", "医保 AND", "-", "NOT",
                                    "", "！！！", "x" * 5000])
 def test_bad_queries_raise_one_line_errors(seeds_search, query):
     with pytest.raises(QuerySyntaxError) as e:
@@ -170,3 +171,36 @@ def test_synonym_entries_of_several_words_apply_where_they_span_whole_words():
     assert "怎么回事" in {t for _, t, _ in clause_terms(Clause(text="突然手疼是什么原因"), Ranking())}
     # 多少钱 (an entry) sits in 多少钱包 only across the words 多少 + 钱包: no match.
     assert "多少钱" not in [w for w, *_ in clause_words("多少钱包")]
+
+
+def test_values_of_one_facet_are_ored_and_facets_anded(seeds_search):
+    counts = seeds_search.search("医保", facets={}, limit=200).facets
+    both = seeds_search.search("医保", facets={"city": ["北京", "南京"]}, limit=200)
+    assert both.total == counts["city"]["北京"] + counts["city"]["南京"]  # no title names both
+    assert all("北京" in h.title or "南京" in h.title for h in both)
+    assert any("北京" in h.title for h in both) and any("南京" in h.title for h in both)
+    march = seeds_search.search("医保", facets={"city": ["北京", "南京"], "month": "2025-03"}, limit=200)
+    assert 0 < march.total < both.total and all(h.date.startswith("2025-03") for h in march)
+    assert seeds_search.search("医保", facets={"city": "北京"}, limit=200).total == counts["city"]["北京"]
+
+
+@pytest.mark.parametrize("facets", [{"town": "北京"}, {"city": []}, {"city": ["北京", 3]}])
+def test_bad_facet_filters_raise_like_the_cli(seeds_search, facets):
+    with pytest.raises(UsageError) as e:
+        seeds_search.search("医保", facets=facets)
+    assert "facet" in str(e.value) and "\n" not in str(e.value)
+
+
+def test_dates_may_be_dates(seeds_search):
+    import datetime
+
+    as_text = [h.id for h in seeds_search.search("医保", since="2025-03-10", until="2025-04-20", limit=200)]
+    as_dates = [h.id for h in seeds_search.search("医保", since=datetime.date(2025, 3, 10),
+                                                  until=datetime.datetime(2025, 4, 20, 23, 59), limit=200)]
+    assert as_text == as_dates and 0 < len(as_text) < seeds_search.search("医保", limit=200).total
+
+
+def test_a_url_in_a_query_is_words_not_a_field(seeds_search):
+    res = seeds_search.search("https://www.example.com/医保卡 首次使用")
+    assert res.total > 0 and "医保卡" in res.hits[0].title
+    assert seeds_search.search("title:医保卡").total > 0  # known fields still work

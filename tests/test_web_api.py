@@ -190,7 +190,7 @@ def test_search_page_is_server_rendered(client):
     assert "script-src" not in r.headers["content-security-policy"] and "default-src 'self'" in r.headers[
         "content-security-policy"]
     filtered = client.get("/?q=医保&facet=city:北京").text
-    assert "12 results" in filtered and "city: 北京 ✕" in filtered
+    assert "12 results" in filtered and "city: 北京 ✕" in filtered  # the 12 医保 records named 北京
     pinyin = client.get("/?q=yibao").text
     assert 'read as pinyin: <a href="/?q=%E5%8C%BB%E4%BF%9D">医保</a>' in pinyin
     corrected = client.get("/?q=医宝卡").text

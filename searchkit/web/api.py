@@ -42,22 +42,22 @@ class SearchParams:
     kind: str | None = None
     since: str | None = None
     until: str | None = None
-    facets: dict[str, str] = field(default_factory=dict)
+    facets: dict[str, list[str]] = field(default_factory=dict)
     sort: str = "relevance"
     partial: bool = True  # show partial matches after the others
     suggest: bool = True  # suggest, or switch to, a better query
 
 
-def facet_filters(values: list[str]) -> dict[str, str]:
-    """``["city:北京"]`` -> ``{"city": "北京"}``, checked as the CLI checks
+def facet_filters(values: list[str]) -> dict[str, list[str]]:
+    """``["city:北京", "city:南京"]`` -> ``{"city": ["北京", "南京"]}`` (values
+    of one facet OR-ed, facets AND-ed), checked as the CLI checks
     ``--facet city=北京``."""
-    out: dict[str, str] = {}
+    out: dict[str, list[str]] = {}
     for v in values:
         name, sep, value = v.partition(":")
         try:
-            if not sep:
-                raise UsageError(v)
-            out.update(parse_facet_filters([f"{name}={value}"]))
+            for k, vs in parse_facet_filters([f"{name}={value}" if sep else v]).items():
+                out.setdefault(k, []).extend(vs)
         except UsageError:
             raise ApiError(422, f"facet takes NAME:VALUE with NAME one of {', '.join(FACETS)}, not {v!r}",
                            "facet") from None

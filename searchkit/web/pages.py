@@ -52,7 +52,7 @@ def state_url(base: str, p: SearchParams) -> str:
     """The URL of a search; defaults are left out, so links stay short."""
     items: list[tuple[str, object]] = [("q", p.q)]
     items += [(k, v) for k, v in (("kind", p.kind), ("since", p.since), ("until", p.until)) if v]
-    items += [("facet", f"{name}:{value}") for name, value in p.facets.items()]
+    items += [("facet", f"{name}:{value}") for name, values in p.facets.items() for value in values]
     if p.sort != "relevance":
         items.append(("sort", p.sort))
     if p.limit != SearchParams.limit:
@@ -70,16 +70,18 @@ def facet_links(base: str, p: SearchParams, facets: dict[str, dict[str, int]]) -
     for name, counts in facets.items():
         links = []
         for value, count in list(counts.items())[:FACET_VALUES]:
-            active = p.facets.get(name) == value
-            chosen = without(p.facets, name) | ({} if active else {name: value})
+            active = value in p.facets.get(name, [])
+            chosen = without(p.facets, name, value) if active else p.facets | {name: [*p.facets.get(name, []), value]}
             links.append(Link(value, state_url(base, replace(p, facets=chosen, page=1)), count, active))
         if links:
             out[name] = links
     return out
 
 
-def without(facets: dict[str, str], name: str) -> dict[str, str]:
-    return {k: v for k, v in facets.items() if k != name}
+def without(facets: dict[str, list[str]], name: str, value: str) -> dict[str, list[str]]:
+    """The filters less one value (and less the facet, when it was its last)."""
+    out = {k: [x for x in v if (k, x) != (name, value)] for k, v in facets.items()}
+    return {k: v for k, v in out.items() if v}
 
 
 def page_links(base: str, p: SearchParams, total: int) -> list[Link]:
@@ -128,8 +130,9 @@ def search_page(request: Request, params: Annotated[SearchParams, Depends(search
         hit_sources = {h.id: sources(ix, h.sources[:3], base) for h in results.hits}
     return render(request, "search.html", params=params, q=params.q, results=results, sources=hit_sources,
                   facets=facet_links(base, params, results.facets), pages=page_links(base, params, results.total + results.partial),
-                  filters=[Link(f"{name}: {value}", state_url(base, replace(params, facets=without(params.facets, name), page=1)))
-                           for name, value in params.facets.items()],
+                  filters=[Link(f"{name}: {value}",
+                                state_url(base, replace(params, facets=without(params.facets, name, value), page=1)))
+                           for name, values in params.facets.items() for value in values],
                   first=(params.page - 1) * params.limit + 1, notes=notes(base, params, results),
                   sorts=[Link(s, state_url(base, replace(params, sort=s, page=1)), active=s == params.sort)
                          for s in ("relevance", "date")])
