@@ -14,8 +14,8 @@ __version__ = "0.1.0"
 # and jieba load only when a command needs them.
 _EXPORTS = {
     "SearchIndex": "searchkit.search",
-    "Hit": "searchkit.search",
-    "Results": "searchkit.search",
+    "Hit": "searchkit.results",
+    "Results": "searchkit.results",
     "Ranking": "searchkit.ranking",
     "IndexUnreadableError": "searchkit.errors",
     "IndexLockedError": "searchkit.errors",

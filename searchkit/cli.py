@@ -373,7 +373,7 @@ def serve(obj: dict, index_dir: str, host: str, port: int, workers: int) -> None
     Updates by `searchkit index` are picked up without a restart."""
     import uvicorn
 
-    from .indexer import current_generation
+    from .layout import current_generation
 
     current_generation(index_dir)  # no index: one line now, not an error page later
     os.environ["SEARCHKIT_INDEX"] = os.path.abspath(index_dir)  # what each worker's create_app() opens

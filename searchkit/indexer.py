@@ -1,10 +1,4 @@
-"""Building and updating the on-disk index.
-
-Layout of an index directory::
-
-    CURRENT            {"format": 1, "current": "gen-…", "previous": "gen-…"}
-    .lock              held (flock) by the one `searchkit index` run at a time
-    gen-<id>/          a Whoosh index plus manifest.<whoosh generation>.json
+"""Building and updating the on-disk index (its layout: :mod:`searchkit.layout`).
 
 A rebuild writes a new ``gen-…`` directory and then replaces ``CURRENT`` in
 one rename, so readers see the old index or the new one, never a half-built
@@ -16,12 +10,9 @@ is written per Whoosh generation, so it always matches the index it describes.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
-import json
 import multiprocessing as mp
 import os
-import re
 import shutil
 import signal
 import time
@@ -30,20 +21,15 @@ from contextlib import contextmanager, nullcontext
 from dataclasses import astuple, dataclass, field
 from typing import Callable, Iterator
 
-
 from . import sources as src
 from .analysis import Tokens, analyze
 from .codec import SearchkitCodec, merge_segment
-from .errors import IndexLockedError, IndexMissingError, IndexUnreadableError, SkippedInputError, UsageError
+from .errors import IndexUnreadableError, SkippedInputError
 from .facets import places_in
+from .layout import (GEN_PREFIX, POINTER, check_index_dir, clean_leftovers, default_index_dir, fsync_dir,
+                     index_lock, manifest_path, prune_manifests, read_manifest, read_pointer, write_atomic)
 from .pages import ARTICLE, Record
 from .schema import FORMAT_VERSION, Preindexed
-
-POINTER = "CURRENT"
-LOCK = ".lock"
-_GEN_PREFIX = "gen-"
-_MANIFEST = re.compile(r"^manifest\.([0-9]+)\.json$")
-_IGNORABLE = ("README", ".gitkeep", ".gitignore")
 
 Progress = Callable[[int, int], None]
 # Below these, starting worker processes costs more than it saves.
@@ -69,144 +55,6 @@ class BuildReport:
     seconds: float = 0.0
     warnings: list[src.Warning_] = field(default_factory=list)
     cleaned: list[str] = field(default_factory=list)
-
-
-def default_index_dir() -> str:
-    return os.environ.get("SEARCHKIT_INDEX") or "index"
-
-
-# -- reading the layout ------------------------------------------------------
-
-def _read_pointer(index_dir: str) -> dict | None:
-    path = os.path.join(index_dir, POINTER)
-    try:
-        with open(path, encoding="utf-8") as f:
-            pointer = json.load(f)
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError) as e:
-        raise IndexUnreadableError(index_dir, f"{index_dir} is not a readable searchkit index ({e.__class__.__name__})") from None
-    current = pointer.get("current") if isinstance(pointer, dict) else None
-    if not isinstance(current, str) or not current.startswith(_GEN_PREFIX) or os.sep in current:
-        raise IndexUnreadableError(index_dir, f"{index_dir} has a damaged {POINTER} file")
-    return pointer
-
-
-def current_generation(index_dir: str) -> str:
-    """The directory of the index readers should open now."""
-    if not os.path.isdir(index_dir):
-        raise IndexMissingError(f"no index at {index_dir}; build it with: searchkit index --index-dir {index_dir}")
-    pointer = _read_pointer(index_dir)
-    if pointer is None:
-        raise IndexMissingError(f"no index at {index_dir}; build it with: searchkit index --index-dir {index_dir}")
-    if pointer.get("format") != FORMAT_VERSION:
-        raise IndexUnreadableError(index_dir, f"the index at {index_dir} was built by an incompatible searchkit "
-                                              f"(format {pointer.get('format')}, this is {FORMAT_VERSION})")
-    return os.path.join(index_dir, pointer["current"])
-
-
-def manifest_path(gen_dir: str, whoosh_generation: int) -> str:
-    return os.path.join(gen_dir, f"manifest.{whoosh_generation}.json")
-
-
-def read_manifest(gen_dir: str, whoosh_generation: int) -> dict:
-    """The manifest of the index's newest commit by searchkit: a commit
-    through Whoosh's own writer (records from no source) writes none."""
-    found = [int(m.group(1)) for m in map(_MANIFEST.match, os.listdir(gen_dir) if os.path.isdir(gen_dir) else [])
-             if m and int(m.group(1)) <= whoosh_generation]
-    try:
-        with open(manifest_path(gen_dir, max(found, default=whoosh_generation)), encoding="utf-8") as f:
-            return json.load(f)
-    except (OSError, ValueError) as e:
-        raise IndexUnreadableError(os.path.dirname(gen_dir), "the index's source manifest is missing or damaged "
-                                                             f"({e.__class__.__name__})") from None
-
-
-def index_version(index_dir: str) -> tuple[str, int] | None:
-    """What changes whenever `searchkit index` commits: the generation
-    CURRENT names and the newest Whoosh table of segments (``_MAIN_<n>.toc``)
-    in it; None while there is no index.  One small read and one directory
-    listing, so a server can poll it."""
-    pointer = _read_pointer(index_dir) if os.path.isdir(index_dir) else None
-    if pointer is None:
-        return None
-    try:
-        names = os.listdir(os.path.join(index_dir, pointer["current"]))
-    except FileNotFoundError:
-        return pointer["current"], -1
-    tocs = [int(n[6:-4]) for n in names if n.startswith("_MAIN_") and n.endswith(".toc") and n[6:-4].isdigit()]
-    return pointer["current"], max(tocs, default=-1)
-
-
-# -- writing helpers ---------------------------------------------------------
-
-def _write_atomic(path: str, data: dict) -> None:
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(data, f, ensure_ascii=False)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    _fsync_dir(os.path.dirname(path) or ".")
-
-
-def _fsync_dir(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _check_index_dir(index_dir: str) -> None:
-    """Refuse to take over a directory that holds someone else's files."""
-    if os.path.exists(index_dir) and not os.path.isdir(index_dir):
-        raise UsageError(f"--index-dir {index_dir} is a file, not a directory")
-    if not os.path.isdir(index_dir) or os.path.exists(os.path.join(index_dir, POINTER)):
-        return
-    foreign = [n for n in os.listdir(index_dir)
-               if not n.startswith(_IGNORABLE) and n != LOCK and not n.startswith(_GEN_PREFIX)]
-    if foreign:
-        raise UsageError(f"{index_dir} is not a searchkit index and not empty (it has {foreign[0]!r}); "
-                         "choose another --index-dir")
-
-
-@contextmanager
-def index_lock(index_dir: str, wait: float) -> Iterator[None]:
-    """One writer at a time; flock dies with its process, so a killed run
-    never leaves a stale lock behind."""
-    fd = os.open(os.path.join(index_dir, LOCK), os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        deadline = time.monotonic() + max(wait, 0)
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise IndexLockedError(
-                        f"another `searchkit index` run is updating {index_dir}; waited {wait:g}s "
-                        "(try again later or raise --wait)") from None
-                time.sleep(0.1)
-        yield
-    finally:
-        os.close(fd)
-
-
-def _clean_leftovers(index_dir: str, pointer: dict | None) -> list[str]:
-    """Remove what an interrupted run left: unfinished generations and
-    temporary pointer files.  Safe only under the index lock."""
-    keep = {pointer.get("current"), pointer.get("previous")} if pointer else set()
-    cleaned = []
-    for name in sorted(os.listdir(index_dir)):
-        path = os.path.join(index_dir, name)
-        if name.startswith(_GEN_PREFIX) and name not in keep:
-            shutil.rmtree(path, ignore_errors=True)
-            cleaned.append(name)
-        elif name.startswith(POINTER + ".tmp"):
-            os.unlink(path)
-            cleaned.append(name)
-    return cleaned
 
 
 # -- records to documents ----------------------------------------------------
@@ -358,7 +206,7 @@ def _digest_if_changed(path: str, entry: dict) -> str:
 
 def _rebuild(index_dir: str, paths: dict[str, str], pointer: dict | None, report: BuildReport,
              progress: Progress | None, strict: bool) -> None:
-    gen_name = f"{_GEN_PREFIX}{time.time_ns():x}"
+    gen_name = f"{GEN_PREFIX}{time.time_ns():x}"
     gen_dir = os.path.join(index_dir, gen_name)
     os.makedirs(gen_dir)
     try:
@@ -367,11 +215,11 @@ def _rebuild(index_dir: str, paths: dict[str, str], pointer: dict | None, report
         shutil.rmtree(gen_dir, ignore_errors=True)  # a run that failed (not one killed) leaves nothing
         raise
     previous = pointer and pointer.get("current")
-    _write_atomic(os.path.join(index_dir, POINTER), {"format": FORMAT_VERSION, "current": gen_name,
+    write_atomic(os.path.join(index_dir, POINTER), {"format": FORMAT_VERSION, "current": gen_name,
                                                     "previous": previous})
     # Readers still on a superseded generation keep their open files.
     for name in os.listdir(index_dir):
-        if name.startswith(_GEN_PREFIX) and name not in (gen_name, previous):
+        if name.startswith(GEN_PREFIX) and name not in (gen_name, previous):
             shutil.rmtree(os.path.join(index_dir, name), ignore_errors=True)
     report.changed_files = len(paths)
 
@@ -403,10 +251,10 @@ def _build_generation(gen_dir: str, paths: dict[str, str], report: BuildReport, 
         except BaseException:
             writer.cancel()
             raise
-    _write_atomic(manifest_path(gen_dir, ix.latest_generation() + 1), _manifest(entries))
+    write_atomic(manifest_path(gen_dir, ix.latest_generation() + 1), _manifest(entries))
     writer.commit(merge=False)
     ix.close()
-    _fsync_dir(gen_dir)
+    fsync_dir(gen_dir)
 
 
 def _update(index_dir: str, paths: dict[str, str], pointer: dict, report: BuildReport,
@@ -467,19 +315,10 @@ def _update(index_dir: str, paths: dict[str, str], pointer: dict, report: BuildR
     except BaseException:
         writer.cancel()
         raise
-    _write_atomic(manifest_path(gen_dir, ix.latest_generation() + 1), _manifest(files))
+    write_atomic(manifest_path(gen_dir, ix.latest_generation() + 1), _manifest(files))
     writer.commit(mergetype=_merge_small)
-    _prune_manifests(gen_dir, ix.latest_generation())
+    prune_manifests(gen_dir, ix.latest_generation())
     ix.close()
-
-
-def _prune_manifests(gen_dir: str, whoosh_generation: int) -> None:
-    """Keep the manifest of this commit and of the one before (a reader
-    may still be on it)."""
-    found = sorted(int(m.group(1)) for m in map(_MANIFEST.match, os.listdir(gen_dir)) if m)
-    for n in found[:-2]:
-        if n < whoosh_generation:
-            os.unlink(manifest_path(gen_dir, n))
 
 
 def build_index(paths: str | list[str], index_dir: str | None = None, rebuild: bool = False, wait: float = 5.0,
@@ -497,14 +336,14 @@ def build_index(paths: str | list[str], index_dir: str | None = None, rebuild: b
     index_dir = index_dir or default_index_dir()
     start = time.perf_counter()
     files, warnings = src.discover(paths)
-    _check_index_dir(index_dir)
+    check_index_dir(index_dir)
     os.makedirs(index_dir, exist_ok=True)
     with index_lock(index_dir, wait):
-        pointer = _read_pointer(index_dir) if os.path.exists(os.path.join(index_dir, POINTER)) else None
+        pointer = read_pointer(index_dir) if os.path.exists(os.path.join(index_dir, POINTER)) else None
         if pointer and not rebuild and pointer.get("format") != FORMAT_VERSION:
             raise IndexUnreadableError(index_dir, f"the index at {index_dir} was built by an incompatible searchkit")
         report = BuildReport(index_dir, rebuilt=rebuild or pointer is None, files=len(files), warnings=warnings)
-        report.cleaned = _clean_leftovers(index_dir, pointer)
+        report.cleaned = clean_leftovers(index_dir, pointer)
         if report.rebuilt:
             _rebuild(index_dir, files, pointer, report, progress, strict)
         else:

@@ -187,21 +187,24 @@ class Matcher:
         m[np.asarray(docs, dtype=np.int64)] = True
         return m
 
-    def contains(self, clause: Clause) -> np.ndarray:
+    def contains(self, clause: Clause, exact: bool = True) -> np.ndarray:
         """Documents holding the clause's text as an exact character sequence
-        (spaces and punctuation inside it may be any or none)."""
+        (spaces and punctuation inside it may be any or none); not
+        ``exact``: holding all its units and Han bigrams, which for a word
+        of a query is near enough and reads no stored text."""
         n = norm(clause.text)
         parts = phrase_parts(n)
         found = np.zeros(self.p.n, dtype=bool)
         if parts:
             for fname, _ in _char_fields(clause, self.r):
-                found[self._sequence(fname, parts)] = True
+                found[self._sequence(fname, parts, exact)] = True
         return found
 
-    def _sequence(self, fname: str, parts: list[list[str]]) -> np.ndarray:
+    def _sequence(self, fname: str, parts: list[list[str]], exact: bool) -> np.ndarray:
         """Documents whose field holds the parts' units in a row: those with
         all their units and bigrams, checked against the stored text unless
-        the grams alone decide it (one unit, or two Han characters)."""
+        the grams alone decide it (one unit, or two Han characters) or
+        ``exact`` is off."""
         grams = {g for units in parts for g in units}
         grams |= {a + b for units in parts for a, b in zip(units, units[1:]) if is_han(a) and is_han(b)}
         docs = None
@@ -211,7 +214,8 @@ class Matcher:
             if not docs.size:
                 return docs
         units = parts[0]
-        if len(parts) == 1 and (len(units) == 1 or (len(units) == 2 and is_han(units[0]) and is_han(units[1]))):
+        if not exact or (len(parts) == 1 and (len(units) == 1 or (len(units) == 2 and is_han(units[0])
+                                                                   and is_han(units[1])))):
             return docs
         pattern = _phrase_pattern(parts)
         stored = "title" if fname == "title_chars" else "body"
@@ -302,9 +306,9 @@ class Matcher:
 
     def holds_word(self, word: Clause) -> np.ndarray:
         """Documents holding a query word whole, or one of its synonyms."""
-        found = self.contains(word)
+        found = self.contains(word, exact=False)
         for other in synonyms().get(word.text, ()):
-            found |= self.contains(Clause(SHOULD, other, False, word.field))
+            found |= self.contains(Clause(SHOULD, other, False, word.field), exact=False)
         return found
 
     def run(self, clauses: list[Clause]) -> tuple[np.ndarray, np.ndarray]:

@@ -8,7 +8,7 @@ import os
 import unicodedata
 from dataclasses import dataclass
 
-from .search import Document, Hit, Results, Stats
+from .results import Document, Hit, Results, Stats
 
 
 @dataclass(frozen=True)

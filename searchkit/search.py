@@ -16,25 +16,25 @@ import struct
 import time
 import zlib
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import Iterator
 
 import numpy as np
 from whoosh import query as wq
 
+from .analysis import word_tokens
 from .errors import IndexClosedError, IndexUnreadableError, QuerySyntaxError, UsageError
 from .facets import FacetIndex
 from .highlight import find_spans, snippet
-from .indexer import current_generation, default_index_dir
+from .layout import current_generation, default_index_dir
 from .pages import KINDS
 from .postings import PartError
 from .query import NOT, SHOULD, Clause, parse_query
 from .ranking import (Matcher, Ranking, highlight_terms, phrase_parts, query_words, relax, requires, stopwords,
                       word_fields)
+from .results import Document, Hit, Results, Stats  # noqa: F401 - the public API, importable from here
 from .schema import FORMAT_VERSION, WORD_FIELDS
 from .scoring import HEADLINE_CHARS, Postings, bm25, idf
 from .suggest import PINYIN_QUERY, Suggestion, Vocabulary
-from .analysis import word_tokens
 from .text import norm
 
 
@@ -65,72 +65,6 @@ def _reading(index_dir: str, opening: bool = False) -> Iterator[None]:
     except (*_DAMAGE, *opened, WhooshIndexError, CorruptIndexError) as e:
         raise IndexUnreadableError(index_dir, f"the index at {index_dir} cannot be read "
                                               f"({e.__class__.__name__})") from None
-
-
-@dataclass
-class Hit:
-    id: str
-    kind: str
-    title: str
-    score: float
-    date: str | None
-    category: str | None
-    sources: list[str]
-    snippet: str
-    highlights: list[tuple[int, int]]
-    title_highlights: list[tuple[int, int]] = field(default_factory=list)  # spans into headline
-    url: str | None = None
-    headline: str = ""  # the title, or the start of an untitled record's body, for display
-    missing: list[str] = field(default_factory=list)  # query words the record lacks ("Missing: 闹")
-    partial: bool = False  # holds none of the query's words whole, only some of their characters
-
-
-@dataclass
-class Results:
-    query: str
-    total: int
-    page: int
-    limit: int
-    hits: list[Hit]
-    relaxed: bool = False  # required words/phrases matched nothing and were made optional
-    suggestion: str | None = None  # did you mean…, for zero- or low-hit queries
-    pinyin: list[str] = field(default_factory=list)  # Hanzi words a pinyin query was read as
-    facets: dict[str, dict[str, int]] = field(default_factory=dict)
-    partial: int = 0  # partial matches (holding none of the query's words whole), not in total
-    corrected: str | None = None  # the did-you-mean whose results these are, instead of the query's
-
-    def __iter__(self) -> Iterator[Hit]:
-        return iter(self.hits)
-
-    def __len__(self) -> int:
-        return len(self.hits)
-
-
-@dataclass
-class Document:
-    """A stored record in full, for ``searchkit show``."""
-
-    id: str
-    kind: str
-    title: str
-    body: str
-    date: str | None
-    category: str | None
-    sources: list[str]
-    url: str | None
-    disclaimer: str | None
-
-
-@dataclass
-class Stats:
-    index_dir: str
-    format_version: int
-    documents: dict[str, int]
-    vocabulary: int
-    size_bytes: int
-    segments: int
-    built: str | None
-    sources: list[str]
 
 
 SORTS = ("relevance", "date")
@@ -481,7 +415,7 @@ class SearchIndex:
 
     def stats(self) -> Stats:
         self._check_open()
-        from .indexer import read_manifest
+        from .layout import read_manifest
 
         with _reading(self.index_dir):
             manifest = read_manifest(self._gen_dir, self._ix.latest_generation())

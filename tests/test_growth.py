@@ -7,7 +7,8 @@ import json
 import os
 
 from searchkit import SearchIndex
-from searchkit.indexer import build_index, current_generation
+from searchkit.indexer import build_index
+from searchkit.layout import current_generation
 
 
 def _lines(seed_files, n: int) -> list[str]:

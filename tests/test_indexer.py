@@ -6,7 +6,8 @@ import pytest
 from searchkit import SearchIndex
 from searchkit.errors import IndexLockedError, IndexMissingError, IndexUnreadableError, UsageError
 from searchkit import indexer
-from searchkit.indexer import build_index, index_lock
+from searchkit.indexer import build_index
+from searchkit.layout import index_lock
 
 
 def _ids(index_dir, query="医保"):

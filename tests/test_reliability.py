@@ -11,7 +11,8 @@ import pytest
 
 from searchkit import SearchIndex
 from searchkit.errors import IndexUnreadableError
-from searchkit.indexer import MAX_SEGMENTS, build_index, current_generation, index_lock
+from searchkit.indexer import MAX_SEGMENTS, build_index
+from searchkit.layout import current_generation, index_lock
 from searchkit import sources
 from conftest import shared_path
 

@@ -15,7 +15,8 @@ from searchkit import QuerySyntaxError, SearchIndex
 from searchkit.analysis import char_arrays, char_tokens, word_arrays, word_tokens
 from searchkit.cli import main
 from searchkit.errors import IndexUnreadableError
-from searchkit.indexer import build_index, current_generation
+from searchkit.indexer import build_index
+from searchkit.layout import current_generation
 from searchkit.pages import KINDS, PageError, parse_page
 from searchkit.text import _nfkc, normalize
 

@@ -14,7 +14,8 @@ from whoosh.query import And, Not, Or, Prefix, QueryError, Term
 from searchkit import SearchIndex
 from searchkit.cli import main
 from searchkit.codec import SearchkitCodec
-from searchkit.indexer import build_index, current_generation
+from searchkit.indexer import build_index
+from searchkit.layout import current_generation
 
 
 @pytest.fixture

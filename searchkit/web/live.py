@@ -3,7 +3,7 @@ swapped for the new generation when `searchkit index` commits.
 
 Requests take a lease on the current :class:`SearchIndex` and search it
 without any lock held.  At most every ``check_every`` seconds a request looks
-at :func:`~searchkit.indexer.index_version`; when it changed, a background
+at :func:`~searchkit.layout.index_version`; when it changed, a background
 thread opens the new index (and builds its facet table and vocabulary, so no
 request pays for that), then swaps it in.  The old one is closed when its
 last lease ends, so a request that started on it finishes on it.
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Iterator
 
 from ..errors import SearchkitError
-from ..indexer import default_index_dir, index_version
+from ..layout import default_index_dir, index_version
 from ..search import SearchIndex
 
 log = logging.getLogger("searchkit.web")
