@@ -13,6 +13,7 @@ covers (:meth:`_Matcher.focus`).
 from __future__ import annotations
 
 import datetime
+import json
 import os
 import pickle
 import re
@@ -22,6 +23,7 @@ import zlib
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
+from importlib import resources
 from typing import Iterator
 
 import numpy as np
@@ -40,24 +42,34 @@ from .suggest import PINYIN_QUERY, Suggestion, Vocabulary
 from .text import norm
 
 
+def learned_weights() -> dict[str, float]:
+    """The shipped ranking weights, fitted on judged queries by
+    ``tools/train_ranking.py`` (``data/ranking.json``); read once, at import."""
+    text = resources.files("searchkit").joinpath("data", "ranking.json").read_text(encoding="utf-8")
+    return json.loads(text)["weights"]
+
+
+_LEARNED = learned_weights()
+
+
 @dataclass(frozen=True)
 class Ranking:
-    """Weights of the ranking function (tuned on the dev judgments with
-    ``searchkit eval``)."""
+    """Weights of the ranking function.  The defaults are the learned ones
+    (:func:`learned_weights`); pass any of them to override it."""
 
-    title: float = 2.0
-    headings: float = 1.0
-    body: float = 0.5
-    bigram: float = 0.8
-    unigram: float = 1.8
-    title_chars: float = 1.5
-    stopword: float = 0.4
-    synonym: float = 0.35
-    coverage: float = 0.5  # exponent on the share of the query's words a document has
-    focus: float = 0.05  # exponent on the share of a top document's headline the query covers
-    k1: float = 1.2
-    b: float = 0.9
-    title_b: float = 0.5
+    title: float = _LEARNED["title"]
+    headings: float = _LEARNED["headings"]
+    body: float = _LEARNED["body"]
+    bigram: float = _LEARNED["bigram"]
+    unigram: float = _LEARNED["unigram"]
+    title_chars: float = _LEARNED["title_chars"]
+    stopword: float = _LEARNED["stopword"]
+    synonym: float = _LEARNED["synonym"]
+    coverage: float = _LEARNED["coverage"]  # exponent on the share of the query's words a document has
+    focus: float = _LEARNED["focus"]  # exponent on the share of a top document's headline the query covers
+    k1: float = _LEARNED["k1"]
+    b: float = _LEARNED["b"]
+    title_b: float = _LEARNED["title_b"]
 
 
 @lru_cache(maxsize=1)

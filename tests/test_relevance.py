@@ -1,6 +1,10 @@
 """Relevance on the real dev judgments (KUAKE-QTR): a regression floor a
 little below what the ranking reaches, so a change that hurts ranking fails."""
 
+import dataclasses
+import json
+from importlib import resources
+
 import pytest
 
 from searchkit import Ranking, SearchIndex
@@ -61,3 +65,12 @@ def test_cli_eval(dev, tmp_path):
                                   "--per-query", "--worst", "3"])
     assert r.exit_code == 0, r.output
     assert "nDCG@10" in r.output and "worst queries" in r.output
+
+
+def test_default_ranking_is_the_shipped_learned_weights(dev_index):
+    shipped = json.loads(resources.files("searchkit").joinpath("data", "ranking.json").read_text(encoding="utf-8"))
+    assert dataclasses.asdict(Ranking()) == shipped["weights"]
+    with SearchIndex.open(dev_index) as ix:
+        assert ix.ranking == Ranking()
+    # A weight passed in still overrides the shipped one, and only that one.
+    assert dataclasses.asdict(Ranking(focus=0)) == {**shipped["weights"], "focus": 0}
