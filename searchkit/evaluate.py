@@ -92,7 +92,8 @@ def evaluate(index: SearchIndex, queries: dict[str, str], qrels: dict[str, dict[
         if not any(r > 0 for r in judged.values()):
             continue
         try:
-            ranked = [h.id for h in index.search(text, limit=100, snippets=False)]
+            # Neither snippets nor did-you-mean change the ranking: skip both.
+            ranked = [h.id for h in index.search(text, limit=100, snippets=False, suggest=False)]
         except SearchkitError:
             ranked = []  # an unreadable query scores zero rather than stopping the run
         scores.append(QueryScore(qid, text, ndcg(ranked, judged), mrr(ranked, judged), recall(ranked, judged)))

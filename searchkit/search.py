@@ -4,7 +4,7 @@ Each text clause of a query becomes a weighted sum of BM25 scores over the
 word fields (title above headings above body) and the character fields
 (unigrams and bigrams), so a whole-word match always adds to the character
 matches it implies.  Question words
-(什么, 怎么, 吗…) weigh less, synonyms weigh less than the words a user
+(什么, 怎么, 吗…) have a weight of their own, synonyms weigh less than the words a user
 typed, and character-level matches only ever add to word matches.  The
 best few results are then rescored by how much of their headline the query
 covers (:meth:`_Matcher.focus`).
@@ -100,7 +100,7 @@ def _char_fields(clause: Clause, r: Ranking) -> list[tuple[str, float]]:
 @lru_cache(maxsize=1024)
 def clause_words(text: str) -> tuple[tuple[str, bool, int, int], ...]:
     """(word, is_stop, start, end) of normalized clause text: question and
-    function words are marked to weigh less, unless nothing else is there.
+    function words are marked to weigh apart (``Ranking.stopword``), unless nothing else is there.
     Cached: scoring, coverage and highlighting each ask for a clause's words."""
     words = [(w, s, e) for w, _, s, e in word_tokens(text)]
     # A synonym entry that jieba cuts into several words (什么原因, 怀孕初期) is a
