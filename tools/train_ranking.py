@@ -28,8 +28,8 @@ import time
 
 import numpy as np
 
-from searchkit import Ranking, SearchIndex, SearchkitError
-from searchkit.evaluate import mrr, ndcg, read_qrels, read_queries, recall
+from searchkit import Ranking, SearchIndex
+from searchkit.evaluate import evaluate, read_qrels, read_queries
 
 # Where the fit starts: the weights hand-tuned on dev before any training, so
 # that a run does not depend on what ranking.json held before it.
@@ -60,17 +60,11 @@ def fold(qid: str) -> int:
 
 def per_query(ix: SearchIndex, ranking: Ranking, items: list[tuple[str, str]],
               qrels: dict[str, dict[str, int]], depth: int = 100) -> np.ndarray:
-    """nDCG@10, MRR@10 and Recall@depth of each query (rows) under ``ranking``."""
+    """nDCG@10, MRR@10 and Recall@100 (of the first ``depth`` results) of
+    each query (rows, in the order of ``items``) under ``ranking``."""
     ix.ranking = ranking
-    out = np.zeros((len(items), 3))
-    for i, (qid, text) in enumerate(items):
-        try:
-            ranked = [h.id for h in ix.search(text, limit=depth, snippets=False, suggest=False)]
-        except SearchkitError:
-            ranked = []
-        judged = qrels[qid]
-        out[i] = ndcg(ranked, judged), mrr(ranked, judged), recall(ranked, judged, depth)
-    return out
+    report = evaluate(ix, dict(items), qrels, depth)
+    return np.array([(s.ndcg10, s.mrr10, s.recall100) for s in report.per_query])
 
 
 def objective(ix: SearchIndex, ranking: Ranking, items, qrels) -> float:
