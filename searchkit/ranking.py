@@ -3,17 +3,19 @@
 Each text clause of a query becomes a weighted sum of BM25 scores over the
 word fields (title above headings above body) and the character fields
 (unigrams and bigrams), so a whole-word match always adds to the character
-matches it implies.  Question words (什么, 怎么, 吗…) weigh less, synonyms
-weigh less than the words a user typed, and a document covering more of the
+matches it implies.  Question words (什么, 怎么, 吗…) have a weight of their
+own, synonyms weigh less than the words a user typed, and a document covering more of the
 query's words gains.  The best few results are then rescored by how much of
 their headline the query covers (:meth:`Matcher.focus`).
 """
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from importlib import resources
 from typing import Iterator
 
 import numpy as np
@@ -27,24 +29,34 @@ FOCUS_WINDOW = 20  # the best this many results are rescored by focus
 FOCUS_FLOOR = 0.2  # a headline that covers less (or none) of the query counts as covering this much
 
 
+def learned_weights() -> dict[str, float]:
+    """The shipped ranking weights, fitted on judged queries by
+    ``tools/train_ranking.py`` (``data/ranking.json``); read once, at import."""
+    text = resources.files("searchkit").joinpath("data", "ranking.json").read_text(encoding="utf-8")
+    return json.loads(text)["weights"]
+
+
+_LEARNED = learned_weights()
+
+
 @dataclass(frozen=True)
 class Ranking:
-    """Weights of the ranking function (tuned on the dev judgments with
-    ``searchkit eval``)."""
+    """Weights of the ranking function.  The defaults are the learned ones
+    (:func:`learned_weights`); pass any of them to override it."""
 
-    title: float = 2.0
-    headings: float = 1.0
-    body: float = 0.5
-    bigram: float = 0.8
-    unigram: float = 1.8
-    title_chars: float = 1.5
-    stopword: float = 0.4
-    synonym: float = 0.35
-    coverage: float = 0.5  # exponent on the share of the query's words a document has
-    focus: float = 0.05  # exponent on the share of a top document's headline the query covers
-    k1: float = 1.2
-    b: float = 0.9
-    title_b: float = 0.5
+    title: float = _LEARNED["title"]
+    headings: float = _LEARNED["headings"]
+    body: float = _LEARNED["body"]
+    bigram: float = _LEARNED["bigram"]
+    unigram: float = _LEARNED["unigram"]
+    title_chars: float = _LEARNED["title_chars"]
+    stopword: float = _LEARNED["stopword"]  # question and function words (什么, 怎么, 吗…)
+    synonym: float = _LEARNED["synonym"]
+    coverage: float = _LEARNED["coverage"]  # exponent on the share of the query's words a document has
+    focus: float = _LEARNED["focus"]  # exponent on the share of a top document's headline the query covers
+    k1: float = _LEARNED["k1"]
+    b: float = _LEARNED["b"]
+    title_b: float = _LEARNED["title_b"]
 
 
 @lru_cache(maxsize=1)
@@ -75,7 +87,8 @@ def _char_fields(clause: Clause, r: Ranking) -> list[tuple[str, float]]:
 @lru_cache(maxsize=1024)
 def clause_words(text: str) -> tuple[tuple[str, bool, int, int], ...]:
     """(word, is_stop, start, end) of normalized clause text: question and
-    function words are marked to weigh less, unless nothing else is there.
+    function words are marked to weigh apart (``Ranking.stopword``), unless
+    nothing else is there.
     Cached: scoring, coverage and highlighting each ask for a clause's words."""
     words = [(w, s, e) for w, _, s, e in word_tokens(text)]
     # A synonym entry that jieba cuts into several words (什么原因, 怀孕初期) is a

@@ -1,7 +1,9 @@
 """Relevance on the real dev judgments (KUAKE-QTR): a regression floor a
 little below what the ranking reaches, so a change that hurts ranking fails."""
 
+import dataclasses
 import json
+from importlib import resources
 
 import pytest
 
@@ -32,8 +34,9 @@ def dev(dev_index):
 
 def test_dev_relevance_floor(dev):
     assert dev.queries == 500
-    assert dev.ndcg10 >= 0.86, dev.ndcg10
-    assert dev.mrr10 >= 0.895, dev.mrr10
+    # Reached with the learned weights: 0.8764 / 0.9097 / 0.9850; floors 0.005 below.
+    assert dev.ndcg10 >= 0.871, dev.ndcg10
+    assert dev.mrr10 >= 0.904, dev.mrr10
     assert dev.recall100 >= 0.98, dev.recall100
 
 
@@ -83,3 +86,12 @@ def test_autocomplete_finds_the_most_frequent_word_for_any_prefix(dev_index):
         firsts = sorted({w[0] for w in vocab.words}, key=lambda c: -sum(w[0] == c for w in vocab.words))[:20]
         for prefix in [chr(c) for c in range(ord("a"), ord("z") + 1)] + ["yy", "bb", "zh"] + firsts:
             assert [s.text for s in ix.suggest(prefix, limit=10)] == true_top_completions(vocab, prefix, 10), prefix
+
+
+def test_default_ranking_is_the_shipped_learned_weights(dev_index):
+    shipped = json.loads(resources.files("searchkit").joinpath("data", "ranking.json").read_text(encoding="utf-8"))
+    assert dataclasses.asdict(Ranking()) == shipped["weights"]
+    with SearchIndex.open(dev_index) as ix:
+        assert ix.ranking == Ranking()
+    # A weight passed in still overrides the shipped one, and only that one.
+    assert dataclasses.asdict(Ranking(focus=0)) == {**shipped["weights"], "focus": 0}

@@ -1,0 +1,66 @@
+"""The training tools (tools/): synonym mining and ranking weight fitting,
+on the team's judged queries."""
+
+import dataclasses
+import json
+import sys
+
+import pytest
+
+from searchkit import Ranking, SearchIndex
+from searchkit.indexer import build_index
+from conftest import ROOT, shared_path
+
+sys.path.insert(0, str(ROOT / "tools"))
+
+import mine_synonyms  # noqa: E402
+import train_ranking  # noqa: E402
+
+
+def test_substitution_is_the_one_word_a_relevant_title_has_instead():
+    assert mine_synonyms.substitution("牙齿发青是怎么回事", "牙齿发青是什么原因") == ("什么原因", "怎么回事")
+    # Words only the title has at its end are allowed; a reordered title is no substitution.
+    assert mine_synonyms.substitution("胃疼吃什么药", "胃痛吃什么药最好") == ("胃疼", "胃痛")
+    assert mine_synonyms.substitution("小孩发烧吃小儿柴桂吗", "小儿柴桂退热颗粒发烧多少度可以吃") is None
+    # A word inside the other one is no candidate: characters already match it.
+    assert mine_synonyms.substitution("小孩发烧", "小孩子发烧") is None
+
+
+def test_mined_candidates_count_support_and_mark_shipped_groups(capsys):
+    corpus = shared_path("corpus")
+    assert mine_synonyms.main(["--corpus", str(corpus)]) == 0
+    rows = [line.split("\t") for line in capsys.readouterr().out.splitlines()[1:]]
+    by_pair = {(r[2], r[3]): r for r in rows}
+    support, against, _, _, already, example = by_pair[("可以", "能")]
+    assert int(support) >= 30 and int(against) == 0 and already == "yes" and " / " in example
+    assert all(int(r[0]) >= 2 for r in rows)
+
+
+@pytest.fixture(scope="module")
+def corpus_index(tmp_path_factory) -> str:
+    idx = str(tmp_path_factory.mktemp("corpus") / "index")
+    build_index([str(shared_path("corpus", "corpus.jsonl"))], idx)
+    return idx
+
+
+def test_fit_never_scores_below_its_start(corpus_index):
+    train, qrels = train_ranking.load(str(shared_path("corpus")), "train")
+    items = train_ranking.sample(train, 40, seed=1)
+    start = Ranking(**train_ranking.START)
+    with SearchIndex.open(corpus_index) as ix:
+        fitted = train_ranking.fit(ix, items, qrels, start)
+        assert train_ranking.objective(ix, fitted, items, qrels) >= train_ranking.objective(ix, start, items, qrels)
+    # Only the weights the corpus can teach move.
+    for name, value in train_ranking.START.items():
+        if name not in train_ranking.TRAINED:
+            assert getattr(fitted, name) == value
+
+
+def test_train_ranking_writes_weights_ranking_accepts(corpus_index, tmp_path):
+    out = tmp_path / "ranking.json"
+    assert train_ranking.main(["--corpus", str(shared_path("corpus")), "--index-dir", corpus_index,
+                               "--sample", "20", "--no-cv", "--out", str(out)]) == 0
+    doc = json.loads(out.read_text(encoding="utf-8"))
+    assert set(doc["weights"]) == {f.name for f in dataclasses.fields(Ranking)}
+    Ranking(**doc["weights"])
+    assert len(doc["metrics"]["dev_after"]) == 3
