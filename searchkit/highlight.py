@@ -16,6 +16,7 @@ from .text import Normalized, normalize
 SNIPPET_CHARS = 100
 _LEAD = 20  # characters of context kept before the first match
 _BREAKS = "。！？!?；;\n"
+_MAX_STARTS = 48  # windows scored per snippet at most
 
 
 def _spans(n: Normalized, terms: list[str]) -> list[tuple[int, int]]:
@@ -55,29 +56,36 @@ def _positions(hay: str, s: str) -> list[int]:
     return out
 
 
+def _within(positions: list[int], a: int, b: int) -> bool:
+    i = bisect_left(positions, a)
+    return i < len(positions) and positions[i] < b
+
+
 def _best_window(hay: str, spans: list[tuple[int, int]], words: list[tuple[str, float]], width: int) -> int:
     """Start (in ``hay``) of the ``width``-character window that covers the
     most of the query's words, each weighted (by its rarity): a word counts
-    whole where it occurs, and for half the share of its characters that
-    occur (the 带 of 忘带 in 未携带医保卡); ties go to the earliest."""
+    whole where it occurs; a word the text never holds whole counts for
+    half the share of its characters that occur (the 带 of 忘带 in
+    未携带医保卡).  Then more highlighted text; ties go to the earliest.
+    Windows start at a match or at such a character."""
     whole = {w: _positions(hay, w) for w, _ in words}
-    chars = {c: _positions(hay, c) for w, _ in words for c in set(w)}
-    starts = sorted({s for s, _ in spans} | {p for ps in chars.values() for p in ps[:50]})
-
-    def within(positions: list[int], a: int, b: int) -> bool:
-        i = bisect_left(positions, a)
-        return i < len(positions) and positions[i] < b
-
+    chars = {c: _positions(hay, c) for w, _ in words if not whole[w] for c in set(w)}
+    starts = sorted({s for s, _ in spans}.union(*chars.values()))
+    if len(starts) > _MAX_STARTS:  # a long text full of the query's characters: windows spread over it
+        starts = starts[::-(-len(starts) // _MAX_STARTS)]
+    span_starts = [s for s, _ in spans]
+    lit = [0]
+    for s, e in spans:
+        lit.append(lit[-1] + e - s)
     best_start, best_score = starts[0], -1.0
     for a in starts:
         b = a + width
-        score = 0.0
+        score = 1e-3 * (lit[bisect_left(span_starts, b)] - lit[bisect_left(span_starts, a)])
         for w, weight in words:
-            if within(whole[w], a, b - len(w) + 1):
-                score += weight
+            if whole[w]:
+                score += weight * _within(whole[w], a, b - len(w) + 1)
             else:
-                score += weight * 0.5 * sum(within(chars[c], a, b) for c in set(w)) / len(set(w))
-        score += 1e-3 * sum(min(e, b) - s for s, e in spans if a <= s < b)  # then: more highlighted text
+                score += weight * 0.5 * sum(_within(chars[c], a, b) for c in set(w)) / len(set(w))
         if score > best_score + 1e-9:
             best_start, best_score = a, score
     return best_start

@@ -221,9 +221,12 @@ class Matcher:
         grams = {g for units in parts for g in units}
         grams |= {a + b for units in parts for a, b in zip(units, units[1:]) if is_han(a) and is_han(b)}
         docs = None
-        for g in sorted(grams, key=lambda g: self.p.docs(fname, g).size):
-            d = self.p.docs(fname, g)
-            docs = d if docs is None else np.intersect1d(docs, d, assume_unique=True)
+        for d in sorted((self.p.docs(fname, g) for g in grams), key=len):  # the rarest first
+            if docs is None:
+                docs = d
+            else:  # both ascending: look the few survivors up in the longer list
+                at = np.minimum(np.searchsorted(d, docs), d.size - 1)
+                docs = docs[d[at] == docs]
             if not docs.size:
                 return docs
         units = parts[0]
@@ -318,11 +321,16 @@ class Matcher:
         return (must if must is not None else should) & ~excluded
 
     def holds_word(self, word: Clause) -> np.ndarray:
-        """Documents holding a query word whole, or one of its synonyms."""
-        found = self.contains(word, exact=False)
-        for other in synonyms().get(word.text, ()):
-            found |= self.contains(Clause(SHOULD, other, False, word.field), exact=False)
-        return found
+        """Documents holding a query word whole, or one of its synonyms (as
+        a mask; cached with the posting lists: words recur across queries)."""
+        key = ("holds", word.text, word.field)
+        docs = self.p.recall(key)
+        if docs is None:
+            found = self.contains(word, exact=False)
+            for other in synonyms().get(word.text, ()):
+                found |= self.contains(Clause(SHOULD, other, False, word.field), exact=False)
+            docs = self.p.remember(key, np.flatnonzero(found))
+        return self._mask(docs)
 
     def run(self, clauses: list[Clause]) -> tuple[np.ndarray, np.ndarray]:
         total = np.zeros(self.p.n, dtype=np.float32)

@@ -9,8 +9,9 @@ from the codec's memory-mapped arrays (:mod:`searchkit.codec`), zero-copy;
 the few id-like fields, deletions and stored fields from Whoosh.
 
 One :class:`Postings` serves many threads: its arrays are read-only, its
-cache and every call into Whoosh's readers (whose files are shared,
-seek-then-read objects) go through one lock, held only for those calls.
+cache has a lock, and every call into Whoosh's readers (whose files are
+shared, seek-then-read objects) goes through another, held only for those
+calls.
 """
 
 from __future__ import annotations
@@ -73,7 +74,8 @@ class Postings:
 
     def __init__(self, searcher, cache_terms: int = 50_000):
         self.searcher = searcher
-        self.lock = threading.RLock()
+        self.lock = threading.RLock()  # calls into Whoosh (re-entered while building the vocabulary)
+        self._cache_lock = threading.Lock()
         self.leaves = [(s.reader(), offset) for s, offset in searcher.leaf_searchers()]
         self.parts: list[tuple[Part, int]] = []
         self._foreign = []  # (reader, offset) of segments whose text fields Whoosh decodes
@@ -134,15 +136,15 @@ class Postings:
     def average_length(self, fieldname: str) -> float:
         return self._field_lengths(fieldname)[1]
 
-    def _recall(self, key: tuple):
-        with self.lock:
+    def recall(self, key: tuple):
+        with self._cache_lock:
             hit = self._cache.get(key)
             if hit is not None:
                 self._cache.move_to_end(key)
             return hit
 
-    def _remember(self, key: tuple, value):
-        with self.lock:
+    def remember(self, key: tuple, value):
+        with self._cache_lock:
             self._cache[key] = value
             if len(self._cache) > self._cache_terms:
                 self._cache.popitem(last=False)
@@ -150,7 +152,7 @@ class Postings:
 
     def get(self, fieldname: str, text: str) -> tuple[np.ndarray, np.ndarray]:
         key = (fieldname, text)
-        hit = self._recall(key)
+        hit = self.recall(key)
         if hit is not None:
             return hit
         if fieldname in TEXT_FIELDS:
@@ -162,7 +164,9 @@ class Postings:
         if leaves:
             with self.whoosh():
                 found += [_leaf_postings(reader, fieldname, text) + (offset,) for reader, offset in leaves]
-        parts = [(ids + offset, w) for ids, w, offset in found if ids.size]
+        # In document order (segments written by another codec may sit between
+        # ours): lists stay ascending, which intersections rely on.
+        parts = [(ids + offset, w) for ids, w, offset in sorted(found, key=lambda f: f[2]) if ids.size]
         if not parts:
             value = _EMPTY
         elif len(parts) == 1:
@@ -174,7 +178,7 @@ class Postings:
             # frequencies (idf) count only what a search can return.
             alive = self.live[value[0]]
             value = (value[0][alive], value[1][alive])
-        return self._remember(key, value)
+        return self.remember(key, value)
 
     def headline(self, docnum: int) -> tuple[dict[str, float], float]:
         """The distinct Han characters of a document's headline (its title,
@@ -182,7 +186,7 @@ class Postings:
         field, and the sum of those.  Cached: the best results of one query
         are often the best of the next."""
         key = ("headline", docnum)
-        hit = self._recall(key)
+        hit = self.recall(key)
         if hit is not None:
             return hit
         stored = self.stored(docnum)
@@ -190,7 +194,7 @@ class Postings:
         fname, text = ("title_chars", title) if title else ("chars", (stored.get("body") or "")[:HEADLINE_CHARS])
         weights = {t: idf(self.doc_count, self.docs(fname, t).size)
                    for t, *_ in char_tokens(norm(text)) if is_han(t)}
-        return self._remember(key, (weights, sum(weights.values())))
+        return self.remember(key, (weights, sum(weights.values())))
 
     def docs(self, fieldname: str, text: str) -> np.ndarray:
         return self.get(fieldname, text)[0]
@@ -217,14 +221,14 @@ class Postings:
         tf*(k1+1) / (tf + k1*(1-b+b*len/avg)): BM25 without the idf,
         cached because it depends only on the term and the parameters."""
         key = (fieldname, text, k1, b)
-        hit = self._recall(key)
+        hit = self.recall(key)
         if hit is not None:
             return hit
         docs, tf = self.get(fieldname, text)
         if docs.size:
             scale = self.lengths(fieldname)[docs] * (b / self.average_length(fieldname)) + (1.0 - b)
-            return self._remember(key, (docs, (tf * (k1 + 1.0) / (tf + k1 * scale)).astype(np.float32)))
-        return self._remember(key, (docs, tf))
+            return self.remember(key, (docs, (tf * (k1 + 1.0) / (tf + k1 * scale)).astype(np.float32)))
+        return self.remember(key, (docs, tf))
 
 
 def idf(doc_count: int, df: int) -> float:
