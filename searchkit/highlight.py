@@ -16,7 +16,7 @@ from .text import Normalized, normalize
 SNIPPET_CHARS = 100
 _LEAD = 20  # characters of context kept before the first match
 _BREAKS = "。！？!?；;\n"
-_MAX_STARTS = 48  # windows scored per snippet at most
+_MAX_STARTS = 24  # windows starting at matches, and at characters of words not held whole, scored at most
 
 
 def _spans(n: Normalized, terms: list[str]) -> list[tuple[int, int]]:
@@ -56,6 +56,10 @@ def _positions(hay: str, s: str) -> list[int]:
     return out
 
 
+def _spread(positions: list[int]) -> list[int]:
+    return positions[::-(-len(positions) // _MAX_STARTS)] if len(positions) > _MAX_STARTS else positions
+
+
 def _within(positions: list[int], a: int, b: int) -> bool:
     i = bisect_left(positions, a)
     return i < len(positions) and positions[i] < b
@@ -66,13 +70,12 @@ def _best_window(hay: str, spans: list[tuple[int, int]], words: list[tuple[str, 
     most of the query's words, each weighted (by its rarity): a word counts
     whole where it occurs; a word the text never holds whole counts for
     half the share of its characters that occur (the 带 of 忘带 in
-    未携带医保卡).  Then more highlighted text; ties go to the earliest.
-    Windows start at a match or at such a character."""
+    未携带医保卡).  Then more highlighted text; ties go to the earliest."""
     whole = {w: _positions(hay, w) for w, _ in words}
     chars = {c: _positions(hay, c) for w, _ in words if not whole[w] for c in set(w)}
-    starts = sorted({s for s, _ in spans}.union(*chars.values()))
-    if len(starts) > _MAX_STARTS:  # a long text full of the query's characters: windows spread over it
-        starts = starts[::-(-len(starts) // _MAX_STARTS)]
+    # Windows start at matches and at those characters, each kind spread over
+    # the text when there are many (a long text full of the query's characters).
+    starts = sorted(set(_spread(sorted({s for s, _ in spans}))).union(_spread(sorted(set().union(*chars.values())))))
     span_starts = [s for s, _ in spans]
     lit = [0]
     for s, e in spans:
