@@ -116,9 +116,8 @@ class TextFieldWriter(base.FieldWriter):
         self._child, self._storage, self._segment = child, storage, segment
         self._acc, self._start = Accumulator(TEXT_FIELDS), 0
         self._totals = dict.fromkeys(TEXT_FIELDS, 0)
-        # Whoosh's path: field -> term -> (docnums, weights), field -> docnum -> length
+        # Whoosh's path: field -> term -> (docnums, weights)
         self._posted: dict[str, dict[bytes, tuple[list[int], list[float]]]] = {}
-        self._lengths: dict[str, dict[int, int]] = {}
         self._field: dict | None = None
         self.is_closed = False
 
@@ -165,7 +164,6 @@ class TextFieldWriter(base.FieldWriter):
     def start_field(self, fieldname, fieldobj):
         if fieldname in TEXT_FIELDS:
             self._field = self._posted.setdefault(fieldname, {})
-            self._field_lengths = self._lengths.setdefault(fieldname, {})
         else:
             self._field = None
             self._child.start_field(fieldname, fieldobj)
@@ -182,7 +180,6 @@ class TextFieldWriter(base.FieldWriter):
         else:
             self._term[0].append(docnum)
             self._term[1].append(weight)
-            self._field_lengths[docnum] = length
 
     def finish_term(self):
         if self._field is None:
@@ -197,29 +194,28 @@ class TextFieldWriter(base.FieldWriter):
         self._child.add_spell_word(fieldname, text)
 
     def _flush_posted(self) -> None:
-        """Whoosh's postings as one part over the documents they span."""
-        docnums = [d for by_doc in self._lengths.values() for d in by_doc]
-        if not docnums:
+        """Whoosh's postings as one part over the documents they span.  A
+        document's length is the sum of its term frequencies (the length
+        Whoosh passes is W3's one-byte approximation)."""
+        docs = {name: np.fromiter(chain.from_iterable(d for d, _ in terms.values()), np.int64)
+                for name, terms in self._posted.items()}
+        if not any(d.size for d in docs.values()):
             return
         self._flush()
-        lo, hi = min(docnums), max(docnums) + 1
+        lo = min(int(d.min()) for d in docs.values() if d.size)
+        hi = max(int(d.max()) for d in docs.values() if d.size) + 1
         if any(s < hi and lo < s + n for s, n in self._segment.parts):
             raise ValueError("documents were given to the codec both whole and by posting")
         arrays = {}
         for name, terms in self._posted.items():
-            counts = [len(d) for d, _ in terms.values()]
-            by_doc = self._lengths[name]
-            lengths = np.zeros(hi - lo, dtype=np.uint32)
-            lengths[np.fromiter(by_doc, np.int64, len(by_doc)) - lo] = np.fromiter(by_doc.values(), np.int64,
-                                                                                   len(by_doc))
+            tf = np.rint(np.fromiter(chain.from_iterable(w for _, w in terms.values()), np.float64))
             arrays[name] = ([t.decode("utf-8", "surrogatepass") for t in terms],
-                            np.repeat(np.arange(len(terms), dtype=np.int64), counts),
-                            np.fromiter(chain.from_iterable(d for d, _ in terms.values()), np.int64) - lo,
-                            np.rint(np.fromiter(chain.from_iterable(w for _, w in terms.values()), np.float64)),
-                            lengths)
+                            np.repeat(np.arange(len(terms), dtype=np.int64), [len(d) for d, _ in terms.values()]),
+                            docs[name] - lo, tf,
+                            np.bincount(docs[name] - lo, weights=tf, minlength=hi - lo).astype(np.uint32))
         self._start = lo
         self._acc.add_arrays(arrays, hi - lo)
-        self._posted, self._lengths = {}, {}
+        self._posted = {}
         self._flush()
 
     def close(self):

@@ -129,17 +129,22 @@ class Accumulator:
     @staticmethod
     def _field_arrays(runs: _FieldRuns) -> Iterator[tuple[str, np.ndarray]]:
         names = list(runs.vocab)
-        order = sorted(range(len(names)), key=names.__getitem__)
+        term_of = np.concatenate(runs.terms) if runs.terms else np.zeros(0, np.int32)
+        runs.terms.clear()
+        # Only terms with postings: a merge drops deleted documents, and with
+        # them some terms' every posting.
+        used = np.flatnonzero(np.bincount(term_of, minlength=len(names))).tolist()
+        order = sorted(used, key=names.__getitem__)
         encoded = [encode(names[i]) for i in order]
         yield "blob", np.frombuffer(b"\n".join(encoded), dtype=np.uint8)
         yield "toff", np.concatenate(([0], np.cumsum([len(e) + 1 for e in encoded]))).astype(np.int64)
         yield "pfx", _prefixes(encoded)
         del encoded
         rank = np.empty(len(names), dtype=np.int32)
-        rank[order] = np.arange(len(names), dtype=np.int32)
-        terms = rank[np.concatenate(runs.terms)] if runs.terms else np.zeros(0, np.int32)
-        runs.terms.clear()
-        yield "poff", np.concatenate(([0], np.cumsum(np.bincount(terms, minlength=len(names))))).astype(np.int64)
+        rank[order] = np.arange(len(order), dtype=np.int32)
+        terms = rank[term_of]
+        del term_of
+        yield "poff", np.concatenate(([0], np.cumsum(np.bincount(terms, minlength=len(order))))).astype(np.int64)
         by_term = np.argsort(terms, kind="stable")  # documents stay ascending within a term
         del terms
         yield "docs", np.concatenate(runs.docs)[by_term] if runs.docs else np.zeros(0, np.int32)

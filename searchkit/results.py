@@ -39,7 +39,7 @@ class Results:
     suggestion: str | None = None  # did you mean…, for zero- or low-hit queries
     pinyin: list[str] = field(default_factory=list)  # Hanzi words a pinyin query was read as
     facets: dict[str, dict[str, int]] = field(default_factory=dict)
-    partial: int = 0  # partial matches (holding none of the query's words whole), not in total
+    partial: int = 0  # partial matches (none of the query's words whole) listed after total; 0 with partial=False
     corrected: str | None = None  # the did-you-mean whose results these are, instead of the query's
 
     def __iter__(self) -> Iterator[Hit]:

@@ -10,9 +10,11 @@ readers goes through one lock held only for that call
 from __future__ import annotations
 
 import datetime
+import functools
 import os
 import pickle
 import struct
+import threading
 import time
 import zlib
 from contextlib import contextmanager
@@ -73,6 +75,24 @@ OPEN_ATTEMPTS = 5
 PINYIN_MIN_HITS = 3  # a pinyin-looking query whose letters match fewer documents is read as Hanzi
 
 
+def _in_use(method):
+    """A public call is one use of the index: a closed index refuses it, and
+    close() waits until the uses in flight are done."""
+    @functools.wraps(method)
+    def call(self, *args, **kwargs):
+        with self._state:
+            self._check_open()
+            self._uses += 1
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            with self._state:
+                self._uses -= 1
+                if not self._uses:
+                    self._state.notify_all()
+    return call
+
+
 class SearchIndex:
     """A searchable index.  Open it once and reuse it: the searcher and the
     decoded posting lists are kept between queries."""
@@ -99,6 +119,8 @@ class SearchIndex:
         self._vocab: Vocabulary | None = None
         self._facets: FacetIndex | None = None
         self._closed = False
+        self._uses = 0  # public calls in flight: close() waits for them
+        self._state = threading.Condition()
 
     def _open(self) -> None:
         from whoosh import index as whoosh_index
@@ -129,10 +151,14 @@ class SearchIndex:
         return cls(index_dir or default_index_dir(), ranking)
 
     def close(self) -> None:
-        """Release the index's files; a second call does nothing."""
-        if self._closed:
-            return
-        self._closed = True
+        """Release the index's files, once the calls in flight in other
+        threads are done; a second call does nothing."""
+        with self._state:
+            if self._closed:
+                return
+            self._closed = True
+            while self._uses:
+                self._state.wait()
         self._searcher.close()
         self._ix.close()
 
@@ -236,6 +262,7 @@ class SearchIndex:
             return Clause(c.occur, field=c.field, children=[Clause(SHOULD, w, False, c.field) for w in words])
         return [rewrite(c) for c in clauses], read
 
+    @_in_use
     def search(self, query: str, limit: int = 10, page: int = 1, kind: str | None = None,
                since: str | datetime.date | None = None, until: str | datetime.date | None = None,
                snippets: bool = True, facets: dict[str, str | list[str]] | None = None, sort: str = "relevance",
@@ -258,7 +285,6 @@ class SearchIndex:
         ``suggest``, a zero- or low-hit query gets ``Results.suggestion``.
         ``snippets=False`` skips highlighting (evaluation, ids only).
         Raises QuerySyntaxError or UsageError on bad input."""
-        self._check_open()
         if limit < 1 or page < 1:
             raise UsageError("limit and page must be at least 1")
         if sort not in SORTS:
@@ -317,7 +343,7 @@ class SearchIndex:
                 return better
         return Results(query=query, total=full, page=page, limit=limit, hits=hits, relaxed=relaxed,
                        suggestion=suggestion, pinyin=pinyin, facets=counts,
-                       partial=int(np.count_nonzero(partial_)) if partial else int(candidates.size) - full)
+                       partial=int(np.count_nonzero(partial_)))
 
     def _unknown_words(self, clauses: list[Clause]) -> bool:
         """Does a clause hold a Han word no document has (a likely typo)?
@@ -356,8 +382,8 @@ class SearchIndex:
                    highlights=spans, title_highlights=find_spans(headline, terms) if snippets else [],
                    url=stored.get("url"), headline=headline)
 
+    @_in_use
     def get(self, doc_id: str) -> Document | None:
-        self._check_open()
         with _reading(self.index_dir), self._postings.whoosh():
             stored = self._searcher.document(id=doc_id)
         if stored is None:
@@ -367,19 +393,19 @@ class SearchIndex:
                         sources=list(stored.get("sources", [])), url=stored.get("url"),
                         disclaimer=stored.get("disclaimer"))
 
+    @_in_use
     def suggest(self, prefix: str, limit: int = 10) -> list[Suggestion]:
         """Autocomplete: titles and indexed words starting with ``prefix``
         (Hanzi or pinyin letters), most frequent first."""
-        self._check_open()
         if limit < 1:
             raise UsageError("limit must be at least 1")
         return self.vocabulary.complete(prefix, limit)
 
+    @_in_use
     def similar(self, doc_id: str, limit: int = 10) -> list[Hit]:
         """Records sharing the key words of ``doc_id`` (its most
         characteristic words by tf-idf, weighted by it), itself excluded.
         Raises UsageError for an unknown id."""
-        self._check_open()
         doc = self.get(doc_id)
         if doc is None:
             raise UsageError(f"no record with id {doc_id!r}")
@@ -413,8 +439,8 @@ class SearchIndex:
         peak = best[0][1] if best else 1.0
         return [(w, s / peak) for w, s in best]
 
+    @_in_use
     def stats(self) -> Stats:
-        self._check_open()
         from .layout import read_manifest
 
         with _reading(self.index_dir):

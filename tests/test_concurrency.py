@@ -114,3 +114,29 @@ def test_index_built_from_nothing_is_valid_and_fills_later(tmp_path, seed_files)
     build_index([str(f) for f in seed_files], idx)
     r = runner.invoke(main, ["search", "医保", "--index-dir", idx])
     assert r.exit_code == 0 and "医保" in r.output
+
+
+def test_close_waits_for_searches_in_flight(seeds_index):
+    ix = SearchIndex.open(seeds_index)
+    failures: list[BaseException] = []
+    done = threading.Event()
+
+    def work() -> None:
+        while not done.is_set():
+            try:
+                ix.search("医保 北京")
+            except IndexClosedError:
+                return
+            except BaseException as e:  # noqa: BLE001 - anything else is a failure
+                failures.append(e)
+                return
+
+    pool = [threading.Thread(target=work) for _ in range(4)]
+    for th in pool:
+        th.start()
+    threading.Event().wait(0.3)
+    ix.close()
+    done.set()
+    for th in pool:
+        th.join()
+    assert not failures, failures[:3]

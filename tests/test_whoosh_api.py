@@ -145,3 +145,37 @@ def test_whoosh_index_is_exposed(seeds_search):
     wix = seeds_search.whoosh_index
     with wix.searcher() as s:
         assert s.doc_count() == len(seeds_search)
+
+
+def test_merged_segments_list_only_terms_with_postings(seeds_copy, tmp_path):
+    # Updates replace records; a merge drops the deleted ones and must drop
+    # the terms only they held, or Whoosh finds a term with no postings.
+    idx = str(tmp_path / "ix")
+    build_index([str(seeds_copy)], idx)
+    page = seeds_copy / "000_162322ff5d1d489a.txt"
+    text = page.read_text(encoding="utf-8")
+    for i, word in enumerate(["鳄鱼", "河马", "企鹅", "袋鼠"]):
+        page.write_text(text.replace("\n", f"\n补充:{word}{i}。\n", 1), encoding="utf-8")
+        build_index([str(seeds_copy)], idx)
+    wix = whoosh_index.open_dir(current_generation(idx))
+    with wix.searcher() as s:
+        r = s.reader()
+        for field in ("body", "chars"):
+            assert all(r.doc_frequency(field, t) > 0 for t in r.lexicon(field)), field
+        assert len(s.search(Prefix("body", "鳄"))) == 0 and len(s.search(Term("body", "袋鼠"))) == 1
+    w = wix.writer(codec=SearchkitCodec())
+    w.commit(optimize=True)
+    wix.close()
+    assert _search_ids(idx, "袋鼠")
+
+
+def test_documents_written_through_whoosh_keep_exact_lengths(index_copy):
+    wix = whoosh_index.open_dir(current_generation(index_copy))
+    w = wix.writer(codec=SearchkitCodec())
+    w.add_document(id="long", kind="article", title="长", title_chars="长", body="医" * 501, chars="医" * 501)
+    w.commit()
+    wix.close()
+    with SearchIndex.open(index_copy) as ix:
+        p = ix._postings
+        doc = int(p.docs("id", "long")[0])
+        assert p.lengths("chars")[doc] == 1001  # 501 unigrams and 500 bigrams, not W3's one-byte rounding
