@@ -8,6 +8,8 @@ array operations per value, not a pass over stored documents.
 
 from __future__ import annotations
 
+import datetime
+
 from functools import lru_cache
 from typing import Iterable, Mapping
 
@@ -113,3 +115,16 @@ class FacetIndex:
             ordered = sorted(((v, c) for v, c in counts.items() if c), key=lambda vc: (-vc[1], vc[0]))
             out[name] = dict(ordered)
         return out
+
+
+def parse_date(value: str | datetime.date | None, name: str) -> str | None:
+    """A date filter as YYYY-MM-DD (the stored form): strings are checked,
+    dates taken as they are."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime.date):
+        return (value.date() if isinstance(value, datetime.datetime) else value).isoformat()
+    try:
+        return datetime.date.fromisoformat(value).isoformat()
+    except (TypeError, ValueError):
+        raise UsageError(f"{name} must be a date like 2025-03-31, not {value!r}") from None

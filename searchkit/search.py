@@ -25,7 +25,7 @@ from whoosh import query as wq
 
 from .analysis import word_tokens
 from .errors import IndexClosedError, IndexUnreadableError, QuerySyntaxError, UsageError
-from .facets import FacetIndex
+from .facets import FacetIndex, parse_date
 from .highlight import find_spans, snippet
 from .layout import current_generation, default_index_dir
 from .pages import KINDS
@@ -38,17 +38,6 @@ from .schema import FORMAT_VERSION, WORD_FIELDS
 from .scoring import HEADLINE_CHARS, Postings, bm25, idf
 from .suggest import PINYIN_QUERY, Suggestion, Vocabulary
 from .text import norm
-
-
-def parse_date(value: str | datetime.date | None, name: str) -> str | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, datetime.date):
-        return (value.date() if isinstance(value, datetime.datetime) else value).isoformat()
-    try:
-        return datetime.date.fromisoformat(value).isoformat()
-    except (TypeError, ValueError):
-        raise UsageError(f"{name} must be a date like 2025-03-31, not {value!r}") from None
 
 
 # What reading a missing, truncated or damaged file raises (PartError is
