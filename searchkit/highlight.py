@@ -75,7 +75,9 @@ def _best_window(hay: str, spans: list[tuple[int, int]], words: list[tuple[str, 
     chars = {c: _positions(hay, c) for w, _ in words if not whole[w] for c in set(w)}
     # Windows start at matches and at those characters, each kind spread over
     # the text when there are many (a long text full of the query's characters).
-    starts = sorted(set(_spread(sorted({s for s, _ in spans}))).union(_spread(sorted(set().union(*chars.values())))))
+    at_matches = _spread(sorted({s for s, _ in spans}))
+    at_chars = _spread(sorted(set().union(*chars.values())))
+    starts = sorted(set(at_matches).union(at_chars))
     span_starts = [s for s, _ in spans]
     lit = [0]
     for s, e in spans:

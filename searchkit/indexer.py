@@ -215,12 +215,11 @@ def _rebuild(index_dir: str, paths: dict[str, str], pointer: dict | None, report
         shutil.rmtree(gen_dir, ignore_errors=True)  # a run that failed (not one killed) leaves nothing
         raise
     previous = pointer and pointer.get("current")
-    write_atomic(os.path.join(index_dir, POINTER), {"format": FORMAT_VERSION, "current": gen_name,
-                                                    "previous": previous})
-    # Readers still on a superseded generation keep their open files.
-    for name in os.listdir(index_dir):
-        if name.startswith(GEN_PREFIX) and name not in (gen_name, previous):
-            shutil.rmtree(os.path.join(index_dir, name), ignore_errors=True)
+    pointer = {"format": FORMAT_VERSION, "current": gen_name, "previous": previous}
+    write_atomic(os.path.join(index_dir, POINTER), pointer)
+    # Older generations are superseded, not leftovers: removed without a word
+    # (readers still on one keep their open files).
+    clean_leftovers(index_dir, pointer)
     report.changed_files = len(paths)
 
 

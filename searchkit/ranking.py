@@ -4,8 +4,8 @@ Each text clause of a query becomes a weighted sum of BM25 scores over the
 word fields (title above headings above body) and the character fields
 (unigrams and bigrams), so a whole-word match always adds to the character
 matches it implies.  Question words (什么, 怎么, 吗…) have a weight of their
-own, synonyms weigh less than the words a user typed, and a document covering more of the
-query's words gains.  The best few results are then rescored by how much of
+own, synonyms weigh less than the words a user typed, and a document
+covering more of the query's words gains.  The best few results are then rescored by how much of
 their headline the query covers (:meth:`Matcher.focus`).
 """
 

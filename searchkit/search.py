@@ -43,6 +43,9 @@ from .text import norm
 # What reading a missing, truncated or damaged file raises (PartError is
 # ours).  Anything else is a bug to see, not an index to rebuild.
 _DAMAGE = (OSError, EOFError, struct.error, zlib.error, pickle.UnpicklingError, PartError)
+# Opening reads every segment's table, schema and codec: whatever fails there
+# (unpickling raises most anything) means unreadable files.
+_OPEN_DAMAGE = (*_DAMAGE, KeyError, ValueError, AttributeError, ImportError)
 
 
 @contextmanager
@@ -50,10 +53,9 @@ def _reading(index_dir: str, opening: bool = False) -> Iterator[None]:
     from whoosh.index import IndexError as WhooshIndexError
     from whoosh.reading import CorruptIndexError
 
-    opened = (KeyError, ValueError, AttributeError, ImportError) if opening else ()
     try:
         yield
-    except (*_DAMAGE, *opened, WhooshIndexError, CorruptIndexError) as e:
+    except (*(_OPEN_DAMAGE if opening else _DAMAGE), WhooshIndexError, CorruptIndexError) as e:
         raise IndexUnreadableError(index_dir, f"the index at {index_dir} cannot be read "
                                               f"({e.__class__.__name__})") from None
 
@@ -90,14 +92,12 @@ class SearchIndex:
         self.index_dir = index_dir
         self.ranking = ranking or Ranking()
         self._gen_dir = current_generation(index_dir)
-        # Opening reads every segment's table, schema and codec: whatever
-        # fails there (unpickling raises most anything) means unreadable files.
         with _reading(index_dir, opening=True):
             for attempt in range(OPEN_ATTEMPTS):
                 try:
                     self._open()
                     break
-                except (*_DAMAGE, KeyError, ValueError, AttributeError, ImportError):
+                except _OPEN_DAMAGE:
                     # An update commits a new table of segments and deletes the
                     # old one, and the files of segments it merged: a reader
                     # that listed them a moment before finds them gone.  Read
@@ -307,7 +307,8 @@ class SearchIndex:
             order = self._order(candidates, scores[candidates], sort, page * limit, partial_)[(page - 1) * limit:]
             terms = (highlight_terms(clauses) + pinyin) if snippets else []
             # Snippets show the passage covering most of the query's words, the rarer weighing more.
-            weighted = [(w.text, idf(self._postings.doc_count, int(np.count_nonzero(m)))) for w, m in zip(words, has)]
+            weighted = [(w.text, idf(self._postings.doc_count, int(np.count_nonzero(m))))
+                        for w, m in zip(words, has)] if snippets else []
             hits = []
             for i in order:
                 d = int(candidates[i])
