@@ -218,6 +218,11 @@ class TextFieldWriter(base.FieldWriter):
         self._posted = {}
         self._flush()
 
+    def discard(self) -> None:
+        """Drop the postings not yet written: the writer is being cancelled,
+        and an interrupted batch may be half added."""
+        self._acc, self._posted = Accumulator(TEXT_FIELDS), {}
+
     def close(self):
         self._flush()
         self._flush_posted()
@@ -380,6 +385,13 @@ class TextPerDocReader(W3PerDocReader):
         if ours is None or not ours[1].all() or not ours[0].size:
             return super().max_field_length(fieldname)
         return int(ours[0].max())
+
+
+def cancel(writer) -> None:
+    """``writer.cancel()``, writing none of the codec's pending postings."""
+    if isinstance(writer.fieldwriter, TextFieldWriter):
+        writer.fieldwriter.discard()
+    writer.cancel()
 
 
 class _OtherFields:

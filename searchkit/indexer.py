@@ -23,7 +23,7 @@ from typing import Callable, Iterator
 
 from . import sources as src
 from .analysis import Tokens, analyze
-from .codec import SearchkitCodec, merge_segment
+from .codec import SearchkitCodec, cancel, merge_segment
 from .errors import IndexUnreadableError, SkippedInputError
 from .facets import places_in
 from .layout import (GEN_PREFIX, POINTER, check_index_dir, clean_leftovers, default_index_dir, fsync_dir,
@@ -248,7 +248,7 @@ def _build_generation(gen_dir: str, paths: dict[str, str], report: BuildReport, 
         try:
             _add(writer, records, report, progress, pool)
         except BaseException:
-            writer.cancel()
+            cancel(writer)
             raise
     write_atomic(manifest_path(gen_dir, ix.latest_generation() + 1), _manifest(entries))
     writer.commit(merge=False)
@@ -312,7 +312,7 @@ def _update(index_dir: str, paths: dict[str, str], pointer: dict, report: BuildR
         with _workers() if len(fresh) >= PARALLEL_FROM else nullcontext() as pool:
             _add(writer, fresh, report, progress, pool)
     except BaseException:
-        writer.cancel()
+        cancel(writer)
         raise
     write_atomic(manifest_path(gen_dir, ix.latest_generation() + 1), _manifest(files))
     writer.commit(mergetype=_merge_small)

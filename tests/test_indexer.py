@@ -1,6 +1,7 @@
 import json
 import os
 
+import numpy as np
 import pytest
 
 from searchkit import SearchIndex
@@ -147,3 +148,29 @@ def test_many_updates_merge_segments_and_rank_as_a_fresh_build(seeds_copy, tmp_p
         assert ix.search('"第3次更新"').relaxed and not ix.search('"第10次更新"').relaxed
         # Words of deleted records are not suggested.
         assert ix.vocabulary.df == clean.vocabulary.df
+
+
+def test_interrupted_batch_is_not_written_on_cancel(seeds_copy, tmp_path, monkeypatch):
+    # Ctrl-C can land while a batch is half added to the codec's accumulator;
+    # cancelling the writer must drop it, not write it (which failed).
+    from searchkit import postings
+
+    idx = str(tmp_path / "ix")
+    build_index([str(seeds_copy)], idx)
+    before = _ids(idx)
+    real = postings.Accumulator.add_arrays
+
+    def interrupted(self, arrays, ndocs):
+        if not self.ndocs:  # the first batch goes in whole
+            return real(self, arrays, ndocs)
+        runs = next(iter(self.fields.values()))
+        runs.terms.append(np.zeros(3, np.int32))  # terms and documents grown, frequencies not
+        runs.docs.append(np.zeros(3, np.int32))
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(indexer, "BATCH", 20)
+    monkeypatch.setattr(postings.Accumulator, "add_arrays", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        build_index([str(seeds_copy)], idx, rebuild=True)
+    monkeypatch.setattr(postings.Accumulator, "add_arrays", real)
+    assert _ids(idx) == before
