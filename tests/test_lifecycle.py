@@ -13,8 +13,19 @@ import pytest
 from click.testing import CliRunner
 
 from searchkit.cli import main
+from searchkit.errors import IndexLockedError
 from searchkit.indexer import build_index
+from searchkit.layout import index_lock
 from test_reliability import cli, generated_pages, snapshot  # noqa: F401 - a shared fixture
+
+
+def _locked(idx: str) -> bool:
+    """Does another process hold the index lock?"""
+    try:
+        with index_lock(idx, 0):
+            return False
+    except IndexLockedError:
+        return True
 
 
 def _gens(idx: str) -> list[str]:
@@ -34,6 +45,9 @@ def test_interrupt_stops_workers_and_keeps_the_index(generated_pages, tmp_path, 
     for i, share in enumerate((0.15, 0.35, 0.55, 0.75)):
         args = ["index", every, "--index-dir", idx] + (["--rebuild"] if i % 2 else [])
         proc = subprocess.Popen(cli(*args), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        held = time.monotonic() + 30
+        while not _locked(idx) and proc.poll() is None and time.monotonic() < held:
+            time.sleep(0.01)  # the run has started once it holds the index lock
         time.sleep(duration * share)
         proc.send_signal(sig)
         try:
