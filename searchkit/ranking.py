@@ -289,7 +289,7 @@ class Matcher:
         which is about more besides.  Rescoring a window, as
         Elasticsearch's rescore does, reads only a few stored headlines; the
         rest are scaled by the window's lowest factor, so they stay below."""
-        wanted = {t for c in _positive_texts(clauses) for t, *_ in char_tokens(norm(c)) if is_han(t)}
+        wanted = {t for c in positive_texts(clauses) for t, *_ in char_tokens(norm(c)) if is_han(t)}
         if not self.r.focus or not candidates.size or not wanted:
             return scores
         window = min(FOCUS_WINDOW, candidates.size)
@@ -370,13 +370,13 @@ def relax(clauses: list[Clause]) -> list[Clause]:
             for c in clauses]
 
 
-def _positive_texts(clauses: list[Clause]) -> Iterator[str]:
+def positive_texts(clauses: list[Clause]) -> Iterator[str]:
     """The text of every clause a result may match (not the excluded ones)."""
     for c in clauses:
         if c.occur == NOT:
             continue
         if c.is_group:
-            yield from _positive_texts(c.children)
+            yield from positive_texts(c.children)
         else:
             yield c.text
 

@@ -190,8 +190,7 @@ class Postings:
         if hit is not None:
             return hit
         stored = self.stored(docnum)
-        title = stored.get("title")
-        fname, text = ("title_chars", title) if title else ("chars", (stored.get("body") or "")[:HEADLINE_CHARS])
+        fname, text = ("title_chars" if stored.get("title") else "chars"), headline_text(stored)
         weights = {t: idf(self.doc_count, self.docs(fname, t).size)
                    for t, *_ in char_tokens(norm(text)) if is_han(t)}
         return self.remember(key, (weights, sum(weights.values())))
@@ -229,6 +228,12 @@ class Postings:
             scale = self.lengths(fieldname)[docs] * (b / self.average_length(fieldname)) + (1.0 - b)
             return self.remember(key, (docs, (tf * (k1 + 1.0) / (tf + k1 * scale)).astype(np.float32)))
         return self.remember(key, (docs, tf))
+
+
+def headline_text(stored: dict) -> str:
+    """What a result is shown as: its title, or the start of an untitled
+    record's body."""
+    return stored.get("title") or " ".join((stored.get("body") or "")[:HEADLINE_CHARS].split())
 
 
 def idf(doc_count: int, df: int) -> float:

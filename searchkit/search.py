@@ -33,9 +33,10 @@ from .postings import PartError
 from .query import NOT, SHOULD, Clause, parse_query
 from .ranking import (Matcher, Ranking, highlight_terms, phrase_parts, query_words, relax, requires, stopwords,
                       word_fields)
+from .rerank import Reranker, shipped
 from .results import Document, Hit, Results, Stats  # noqa: F401 - the public API, importable from here
 from .schema import FORMAT_VERSION, WORD_FIELDS
-from .scoring import HEADLINE_CHARS, Postings, bm25, idf
+from .scoring import Postings, bm25, headline_text, idf
 from .suggest import PINYIN_QUERY, Suggestion, Vocabulary
 from .text import norm
 
@@ -88,9 +89,11 @@ class SearchIndex:
     """A searchable index.  Open it once and reuse it: the searcher and the
     decoded posting lists are kept between queries."""
 
-    def __init__(self, index_dir: str, ranking: Ranking | None = None):
+    def __init__(self, index_dir: str, ranking: Ranking | None = None, rerank: bool = True):
         self.index_dir = index_dir
         self.ranking = ranking or Ranking()
+        # The learned reordering of the best results (None: the first-stage order).
+        self.reranker: Reranker | None = shipped() if rerank else None
         self._gen_dir = current_generation(index_dir)
         with _reading(index_dir, opening=True):
             for attempt in range(OPEN_ATTEMPTS):
@@ -133,11 +136,11 @@ class SearchIndex:
         self._ix, self._searcher, self._postings = ix, searcher, postings
 
     @classmethod
-    def open(cls, index_dir: str | None = None, ranking: Ranking | None = None) -> SearchIndex:
+    def open(cls, index_dir: str | None = None, ranking: Ranking | None = None, rerank: bool = True) -> SearchIndex:
         """Open the index at ``index_dir`` (default ``$SEARCHKIT_INDEX`` or
         ``index/``).  Raises IndexMissingError if there is none and
         IndexUnreadableError if it is damaged or from another version."""
-        return cls(index_dir or default_index_dir(), ranking)
+        return cls(index_dir or default_index_dir(), ranking, rerank)
 
     def close(self) -> None:
         """Release the index's files, once the calls in flight in other
@@ -302,6 +305,8 @@ class SearchIndex:
             has = [matcher.holds_word(w) for w in words]
             partial_ = ~np.logical_or.reduce(has)[candidates] if has else np.zeros(candidates.size, dtype=bool)
             full = int(candidates.size - np.count_nonzero(partial_))
+            if self.reranker and sort == "relevance" and not pinyin:
+                scores = self.reranker.rerank(self._postings, clauses, candidates[~partial_], scores)
             if not partial:
                 candidates, partial_ = candidates[~partial_], partial_[~partial_]
             order = self._order(candidates, scores[candidates], sort, page * limit, partial_)[(page - 1) * limit:]
@@ -366,7 +371,7 @@ class SearchIndex:
         stored = self._postings.stored(docnum)
         text, spans = snippet(stored.get("body", ""), terms, words) if snippets else ("", [])
         title = stored.get("title", "")
-        headline = title or " ".join(stored.get("body", "")[:HEADLINE_CHARS].split())
+        headline = headline_text(stored)
         return Hit(id=stored["id"], kind=stored["kind"], title=title, score=score, date=stored.get("date"),
                    category=stored.get("category"), sources=list(stored.get("sources", [])), snippet=text,
                    highlights=spans, title_highlights=find_spans(headline, terms) if snippets else [],

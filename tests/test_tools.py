@@ -64,3 +64,19 @@ def test_train_ranking_writes_weights_ranking_accepts(corpus_index, tmp_path):
     assert set(doc["weights"]) == {f.name for f in dataclasses.fields(Ranking)}
     Ranking(**doc["weights"])
     assert len(doc["metrics"]["dev_after"]) == 3
+
+
+def test_train_rerank_writes_a_model_search_walks_like_lightgbm(corpus_index, tmp_path):
+    import train_rerank
+
+    from searchkit.rerank import FEATURES, Reranker, Trees, load_model
+
+    out = tmp_path / "rerank.json"
+    # The tool itself checks that NumPy walks the exported trees as LightGBM predicts.
+    assert train_rerank.main(["--corpus", str(shared_path("corpus")), "--index-dir", corpus_index,
+                              "--sample", "150", "--no-cv", "--out", str(out)]) == 0
+    model = load_model(out.read_text(encoding="utf-8"))
+    assert isinstance(model, Reranker) and isinstance(model.trees, Trees) and model.window == train_rerank.WINDOW
+    doc = json.loads(out.read_text(encoding="utf-8"))
+    assert doc["features"] == list(FEATURES) and len(doc["metrics"]["dev_after"]) == 3
+    assert len(doc["trees"]["value"]) == train_rerank.ROUNDS

@@ -1,0 +1,196 @@
+"""Learned reranking of the best few results.
+
+The first-stage ranking (:mod:`searchkit.ranking`) scores every document by
+BM25 over words and characters.  Its best :attr:`Reranker.window` full
+matches are then reordered by a small gradient-boosted tree model (fitted on
+the train split's judgments by ``tools/train_rerank.py``, shipped as
+``data/rerank.json``) over features that compare the query with each
+headline as a whole: how much of the query's rarer characters and words the
+headline holds, how much of the headline the query explains, where the match
+starts, and whether both ask the same kind of question (treatment, cause,
+yes/no…).  Features describe a query and a headline, never which query or
+which document it is, so nothing learned is a lookup of the judgments.
+
+The model runs in NumPy: every tree is a few arrays, walked for all
+candidates at once.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+
+import numpy as np
+
+from .analysis import data_lines, is_han
+from .query import Clause
+from .ranking import clause_words, positive_texts, synonyms
+from .scoring import Postings, headline_text, idf
+from .text import norm
+
+FEATURES = ("score", "query_chars", "headline_chars", "words", "extra_stops", "first", "length",
+            "kinds_both", "kinds_query", "kinds_headline")
+
+
+@lru_cache(maxsize=1)
+def intents() -> tuple[re.Pattern, ...]:
+    return tuple(re.compile(line.split(None, 1)[1].strip()) for line in data_lines("intents.txt"))
+
+
+def kinds(text: str) -> int:
+    """The kinds of question a text asks, as bits (:func:`intents`)."""
+    return sum(1 << i for i, p in enumerate(intents()) if p.search(text))
+
+
+@dataclass(frozen=True)
+class QueryProfile:
+    """What the features need of a query, computed once per search."""
+
+    chars: tuple[str, ...]  # its distinct Han characters
+    char_idf: np.ndarray  # their idf (in the body characters)
+    words: tuple[tuple[str, ...], ...]  # each content word with its synonyms
+    word_idf: np.ndarray  # the content words' idf (in the body words)
+    stops: frozenset[str]  # its question and function words
+    kinds: int
+
+
+@dataclass(frozen=True)
+class Headline:
+    """What the features need of a document's headline; cached per document."""
+
+    text: str  # normalized
+    weights: dict[str, float]  # distinct Han characters -> idf in the headline's field
+    total: float
+    first: dict[str, int]  # distinct Han characters -> where each first occurs among the Han characters
+    han: int  # how many Han characters it has
+    stops: tuple[str, ...]
+    kinds: int
+
+
+def query_profile(postings: Postings, clauses: list[Clause]) -> QueryProfile:
+    text = norm(" ".join(positive_texts(clauses)))
+    chars = tuple(dict.fromkeys(ch for ch in text if is_han(ch)))
+    words = [w for w, stop, _, _ in clause_words(text) if not stop]
+    syn = synonyms()
+    n = postings.doc_count
+    return QueryProfile(
+        chars=chars, char_idf=np.array([idf(n, postings.docs("chars", ch).size) for ch in chars]),
+        words=tuple((w, *syn.get(w, ())) for w in words),
+        word_idf=np.array([idf(n, postings.docs("body", w).size) for w in words]),
+        stops=frozenset(w for w, stop, _, _ in clause_words(text) if stop), kinds=kinds(text))
+
+
+def headline(postings: Postings, docnum: int) -> Headline:
+    key = ("rerank-headline", docnum)
+    hit = postings.recall(key)
+    if hit is not None:
+        return hit
+    text = norm(headline_text(postings.stored(docnum)))
+    weights, total = postings.headline(docnum)
+    han = [ch for ch in text if is_han(ch)]
+    first: dict[str, int] = {}
+    for i, ch in enumerate(han):
+        first.setdefault(ch, i)
+    words = clause_words(text) if text.strip() else ()
+    return postings.remember(key, Headline(text=text, weights=weights, total=total, first=first, han=len(han),
+                                           stops=tuple(w for w, stop, _, _ in words if stop), kinds=kinds(text)))
+
+
+def _share(held: list[list[float]], weights: np.ndarray) -> np.ndarray:
+    """Each row's idf-weighted share of the query's units it holds."""
+    total = float(weights.sum())
+    if not total:
+        return np.zeros(len(held))
+    return (np.array(held, dtype=np.float64).reshape(len(held), weights.size) > 0) @ weights / total
+
+
+def features(q: QueryProfile, heads: list[Headline], scores: np.ndarray) -> np.ndarray:
+    """The candidates' feature rows, columns in the order of :data:`FEATURES`."""
+    n = len(heads)
+    x = np.zeros((n, len(FEATURES)))
+    top = float(scores.max()) if n else 0.0
+    x[:, 0] = scores / top if top else 0.0
+    idf_in_head = [[h.weights.get(ch, 0.0) for ch in q.chars] for h in heads]
+    x[:, 1] = _share(idf_in_head, q.char_idf)
+    x[:, 2] = np.array(idf_in_head, dtype=np.float64).reshape(n, len(q.chars)).sum(axis=1) / \
+        np.array([h.total or 1.0 for h in heads])
+    x[:, 3] = _share([[any(w in h.text for w in alts) for alts in q.words] for h in heads], q.word_idf)
+    x[:, 4] = [sum(1 for w in h.stops if w not in q.stops) for h in heads]
+    x[:, 5] = [min((h.first.get(ch, h.han) for ch in q.chars), default=h.han) / (h.han or 1) for h in heads]
+    x[:, 6] = [len(h.text) for h in heads]
+    both = [(q.kinds & h.kinds).bit_count() for h in heads]
+    x[:, 7] = both
+    x[:, 8] = [q.kinds.bit_count() - b for b in both]
+    x[:, 9] = [h.kinds.bit_count() - b for h, b in zip(heads, both)]
+    return x
+
+
+class Trees:
+    """A sum of complete binary decision trees of one depth, in heap order
+    (node i's children are 2i+1 and 2i+2): per tree, the feature and
+    threshold of each inner node (go left when the value is at most the
+    threshold) and the value of each leaf.  Evaluated for all rows and trees
+    at once: one comparison of every split, then ``depth`` lookups."""
+
+    def __init__(self, model: dict):
+        self.depth = int(model["depth"])
+        self.feature = np.asarray(model["feature"], dtype=np.int64)  # (trees, 2**depth - 1)
+        self.threshold = np.asarray(model["threshold"], dtype=np.float64)
+        self.value = np.asarray(model["value"], dtype=np.float64)  # (trees, 2**depth)
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        trees, inner = self.feature.shape
+        right = (x[:, self.feature.ravel()] > self.threshold.ravel()).reshape(x.shape[0], trees, inner)
+        node = np.zeros((x.shape[0], trees, 1), dtype=np.int64)
+        for _ in range(self.depth):
+            node = 2 * node + 1 + np.take_along_axis(right, node, axis=2)
+        return self.value[np.arange(trees), node[:, :, 0] - inner].sum(axis=1)
+
+
+class Reranker:
+    """Reorders the best ``window`` full matches of a relevance-sorted search."""
+
+    def __init__(self, trees: Trees | None, window: int):
+        self.trees = trees
+        self.window = window
+
+    def rerank(self, postings: Postings, clauses: list[Clause], candidates: np.ndarray,
+               scores: np.ndarray) -> np.ndarray:
+        """Scores with the window's documents reordered by the model: they
+        trade their first-stage scores among themselves, so they stay above
+        every other result and the scores keep their scale."""
+        if candidates.size < 2:
+            return scores
+        window = min(self.window, candidates.size)
+        top = candidates[np.argpartition(-scores[candidates], window - 1)[:window]]
+        top = top[np.lexsort((top, -scores[top]))]
+        model = self.predict(postings, clauses, top, scores[top])
+        out = scores.copy()
+        out[top[np.lexsort((np.arange(window), -model))]] = scores[top]
+        return out
+
+    def predict(self, postings: Postings, clauses: list[Clause], docs: np.ndarray,
+                scores: np.ndarray) -> np.ndarray:
+        return self.trees.predict(self.rows_of(postings, clauses, docs, scores))
+
+    @staticmethod
+    def rows_of(postings: Postings, clauses: list[Clause], docs: np.ndarray, scores: np.ndarray) -> np.ndarray:
+        return features(query_profile(postings, clauses), [headline(postings, d) for d in docs.tolist()],
+                        scores.astype(np.float64))
+
+
+def load_model(text: str) -> Reranker:
+    """A reranker from the JSON that ``tools/train_rerank.py`` writes."""
+    doc = json.loads(text)
+    if tuple(doc["features"]) != FEATURES:
+        raise ValueError("the reranker was fitted on other features: run tools/train_rerank.py")
+    return Reranker(Trees(doc["trees"]), int(doc["window"]))
+
+
+@lru_cache(maxsize=1)
+def shipped() -> Reranker:
+    """The model fitted by ``tools/train_rerank.py`` (``data/rerank.json``), read once."""
+    return load_model(resources.files("searchkit").joinpath("data", "rerank.json").read_text(encoding="utf-8"))

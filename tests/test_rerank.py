@@ -1,0 +1,77 @@
+"""The learned reranker (searchkit.rerank): how its trees are walked, what
+it may reorder, and that its features see text, never identities."""
+
+import json
+
+import numpy as np
+import pytest
+
+from searchkit import SearchIndex
+from searchkit.indexer import build_index
+from searchkit.query import parse_query
+from searchkit.rerank import FEATURES, Trees, shipped
+
+# Real titles of the shared KUAKE corpus, about one complaint.
+TITLES = ["突然头晕是怎么回事", "老是突然头晕怎么回事啊", "头晕恶心想吐怎么办", "头晕吃什么药好",
+          "突然眩晕是怎么回事", "早上起床头晕是什么原因", "头晕是颈椎病引起的吗", "孕妇头晕怎么办"]
+
+
+def test_trees_are_walked_from_the_root_to_a_leaf_and_summed():
+    model = Trees({"depth": 2,
+                   # Tree 0 splits on feature 0, then on feature 1 (left) or never again (right);
+                   # tree 1 is a padding split (always left) over a split on feature 1.
+                   "feature": [[0, 1, 0], [0, 1, 0]],
+                   "threshold": [[0.5, 2.0, 1e300], [1e300, 1.0, 1e300]],
+                   "value": [[1.0, 2.0, 3.0, 3.0], [10.0, 20.0, 0.0, 0.0]]})
+    x = np.array([[0.0, 1.0], [0.0, 5.0], [0.9, 0.0], [0.5, 2.0]])
+    assert model.predict(x).tolist() == [1.0 + 10.0, 2.0 + 20.0, 3.0 + 10.0, 1.0 + 20.0]
+
+
+def test_the_shipped_model_uses_the_features_search_computes():
+    model = shipped()
+    assert model.window >= 10 and model.trees.feature.max() < len(FEATURES)
+
+
+def test_reranking_reorders_only_the_best_full_matches(seeds_index):
+    query = "看病忘带医保卡怎么办"
+    with SearchIndex.open(seeds_index, rerank=False) as plain, SearchIndex.open(seeds_index) as ranked:
+        before = plain.search(query, limit=100, snippets=False)
+        after = ranked.search(query, limit=100, snippets=False)
+        window = ranked.reranker.window
+    assert before.total == after.total > 2 and before.partial == after.partial
+    # The same documents lead; partial matches stay after every full match, in their order.
+    full = min(window, before.total)
+    assert {h.id for h in before.hits[:full]} == {h.id for h in after.hits[:full]}
+    assert [h.id for h in before.hits[full:]] == [h.id for h in after.hits[full:]]
+    assert all(h.partial for h in after.hits[after.total:]) and not any(h.partial for h in after.hits[:after.total])
+    # Scores are traded, not invented: the same values, still falling down the full matches.
+    assert sorted(h.score for h in before.hits) == sorted(h.score for h in after.hits)
+    scores = [h.score for h in after.hits[:after.total]]
+    assert scores == sorted(scores, reverse=True)
+
+
+def _rows(tmp_path, name: str, ids: list[str], order: list[int]) -> dict[str, list[float]]:
+    """Feature rows by headline, for 头晕怎么回事 on an index of TITLES
+    stored under ``ids`` in ``order``."""
+    source = tmp_path / f"{name}.jsonl"
+    source.write_text("".join(json.dumps({"id": ids[i], "title": "", "text": TITLES[i]}, ensure_ascii=False) + "\n"
+                              for i in order), encoding="utf-8")
+    index_dir = str(tmp_path / name)
+    build_index([str(source)], index_dir)
+    with SearchIndex.open(index_dir) as ix:
+        clauses = parse_query("头晕怎么回事")
+        scores, matched = ix._rank(clauses)
+        docs = np.flatnonzero(matched)
+        rows = ix.reranker.rows_of(ix._postings, clauses, docs, scores[docs])
+        return {ix._postings.stored(int(d))["body"]: row.tolist() for d, row in zip(docs, rows)}
+
+
+def test_features_describe_text_not_which_document_it_is(tmp_path):
+    n = len(TITLES)
+    first = _rows(tmp_path, "a", [f"d{i}" for i in range(n)], list(range(n)))
+    second = _rows(tmp_path, "b", [f"other-{i * 7919}" for i in range(n)], list(reversed(range(n))))
+    assert first.keys() == second.keys() and len(first) >= 6
+    assert all(np.allclose(first[t], second[t]) for t in first)
+    # The title that is the query's complaint and question, and asks nothing else, covers it all.
+    best = first["突然头晕是怎么回事"]
+    assert best[FEATURES.index("query_chars")] == pytest.approx(1.0) and best[FEATURES.index("kinds_both")] == 1.0
