@@ -9,7 +9,7 @@ never lights up half of an unrelated segmentation) and costs a few
 
 from __future__ import annotations
 
-from bisect import bisect_left
+import numpy as np
 
 from .text import Normalized, normalize
 
@@ -60,9 +60,13 @@ def _spread(positions: list[int]) -> list[int]:
     return positions[::-(-len(positions) // _MAX_STARTS)] if len(positions) > _MAX_STARTS else positions
 
 
-def _within(positions: list[int], a: int, b: int) -> bool:
-    i = bisect_left(positions, a)
-    return i < len(positions) and positions[i] < b
+def _held(positions: list[int], starts: np.ndarray, stops: np.ndarray) -> np.ndarray:
+    """For each window [start, stop): does one of ``positions`` (ascending) fall in it?"""
+    if not positions:
+        return np.zeros(starts.size, dtype=bool)
+    at = np.asarray(positions)
+    i = np.searchsorted(at, starts)
+    return (i < at.size) & (at[np.minimum(i, at.size - 1)] < stops)
 
 
 def _best_window(hay: str, spans: list[tuple[int, int]], words: list[tuple[str, float]], width: int) -> int:
@@ -70,27 +74,26 @@ def _best_window(hay: str, spans: list[tuple[int, int]], words: list[tuple[str, 
     most of the query's words, each weighted (by its rarity): a word counts
     whole where it occurs; a word the text never holds whole counts for
     half the share of its characters that occur (the 带 of 忘带 in
-    未携带医保卡).  Then more highlighted text; ties go to the earliest."""
+    未携带医保卡).  Then more highlighted text; ties go to the earliest.
+    All candidate windows are scored at once, word by word."""
     whole = {w: _positions(hay, w) for w, _ in words}
     chars = {c: _positions(hay, c) for w, _ in words if not whole[w] for c in set(w)}
     # Windows start at matches and at those characters, each kind spread over
     # the text when there are many (a long text full of the query's characters).
     at_matches = _spread(sorted({s for s, _ in spans}))
     at_chars = _spread(sorted(set().union(*chars.values())))
-    starts = sorted(set(at_matches).union(at_chars))
+    starts = np.array(sorted(set(at_matches).union(at_chars)))
+    stops = starts + width
     span_starts = [s for s, _ in spans]
-    lit = [0]
-    for s, e in spans:
-        lit.append(lit[-1] + e - s)
-    best_start, best_score = starts[0], -1.0
-    for a in starts:
-        b = a + width
-        score = 1e-3 * (lit[bisect_left(span_starts, b)] - lit[bisect_left(span_starts, a)])
-        for w, weight in words:
-            if whole[w]:
-                score += weight * _within(whole[w], a, b - len(w) + 1)
-            else:
-                score += weight * 0.5 * sum(_within(chars[c], a, b) for c in set(w)) / len(set(w))
+    lit = np.cumsum([0] + [e - s for s, e in spans])
+    scores = 1e-3 * (lit[np.searchsorted(span_starts, stops)] - lit[np.searchsorted(span_starts, starts)])
+    for w, weight in words:
+        if whole[w]:
+            scores += weight * _held(whole[w], starts, stops - len(w) + 1)
+        else:
+            scores += weight * 0.5 * sum(_held(chars[c], starts, stops) for c in set(w)) / len(set(w))
+    best_start, best_score = 0, -1.0
+    for a, score in zip(starts.tolist(), scores.tolist()):
         if score > best_score + 1e-9:
             best_start, best_score = a, score
     return best_start
