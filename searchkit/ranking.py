@@ -86,12 +86,19 @@ def _char_fields(clause: Clause, r: Ranking) -> list[tuple[str, float]]:
 
 
 @lru_cache(maxsize=1024)
+def text_words(text: str) -> tuple[tuple[str, int, int, int], ...]:
+    """:func:`word_tokens` of normalized query text, cached: jieba cuts a
+    clause once for scoring and for the did-you-mean check."""
+    return tuple(word_tokens(text))
+
+
+@lru_cache(maxsize=1024)
 def clause_words(text: str) -> tuple[tuple[str, bool, int, int], ...]:
     """(word, is_stop, start, end) of normalized clause text: question and
     function words are marked to weigh apart (``Ranking.stopword``), unless
     nothing else is there.
     Cached: scoring, coverage and highlighting each ask for a clause's words."""
-    words = [(w, s, e) for w, _, s, e in word_tokens(text)]
+    words = [(w, s, e) for w, _, s, e in text_words(text)]
     # A synonym entry that jieba cuts into several words (什么原因, 怀孕初期) is a
     # word of the clause where it spans whole words, so its synonyms apply.
     starts, ends, cut = {s for _, s, _ in words}, {e for *_, e in words}, {w for w, *_ in words}
@@ -261,12 +268,23 @@ class Matcher:
         total = 0.0
         for u, share in units.items():
             here = by_synonym[u].copy() if u in by_synonym else np.zeros(self.p.n, dtype=bool)
-            for fname, _ in _char_fields(clause, self.r):
-                here[self.p.docs(fname, u)] = True
+            here[self._unit_docs(clause, u)] = True
             weight = share * idf(self.p.doc_count, int(np.count_nonzero(here)))
             covered += here * np.float32(weight)
             total += weight
         return covered / total if total > 0 else covered
+
+    def _unit_docs(self, clause: Clause, unit: str) -> np.ndarray:
+        """Documents holding a character (or Latin run) in any of the
+        clause's character fields, as one index array: cached with the
+        posting lists (characters recur across queries), it costs one
+        scatter instead of one per field and a copy to NumPy's index type."""
+        key = ("unit", unit, clause.field)
+        docs = self.p.recall(key)
+        if docs is None:
+            found = [self.p.docs(fname, unit) for fname, _ in _char_fields(clause, self.r)]
+            docs = self.p.remember(key, np.unique(np.concatenate(found)).astype(np.intp))
+        return docs
 
     def _coverage_factor(self, share: np.ndarray) -> np.ndarray:
         """``share ** Ranking.coverage`` (a positive exponent).  NumPy's

@@ -32,7 +32,7 @@ from .pages import KINDS
 from .postings import PartError
 from .query import NOT, SHOULD, Clause, parse_query
 from .ranking import (Matcher, Ranking, highlight_terms, phrase_parts, query_words, relax, requires, stopwords,
-                      word_fields)
+                      text_words, word_fields)
 from .results import Document, Hit, Results, Stats  # noqa: F401 - the public API, importable from here
 from .schema import FORMAT_VERSION, WORD_FIELDS
 from .scoring import HEADLINE_CHARS, Postings, bm25, idf
@@ -341,7 +341,7 @@ class SearchIndex:
         for c in clauses:
             if c.is_group or c.occur == NOT:
                 continue
-            for w, *_ in word_tokens(norm(c.text)):
+            for w, *_ in text_words(norm(c.text)):
                 if len(w) > 1 and not w.isascii() and not any(self._postings.docs(f, w).size for f in WORD_FIELDS):
                     return True
         return False
