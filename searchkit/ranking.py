@@ -20,7 +20,7 @@ from typing import Iterator
 
 import numpy as np
 
-from .analysis import char_tokens, data_lines, is_han, word_tokens
+from .analysis import char_tokens, data_lines, is_han, text_words
 from .query import MUST, NOT, SHOULD, Clause
 from .scoring import Postings, bm25, idf
 from .text import norm
@@ -83,13 +83,6 @@ def word_fields(clause: Clause, r: Ranking) -> list[tuple[str, float]]:
 def _char_fields(clause: Clause, r: Ranking) -> list[tuple[str, float]]:
     fields = {"title": [("title_chars", r.title_chars)], "body": [("chars", 1.0)]}
     return fields.get(clause.field or "", fields["title"] + fields["body"])
-
-
-@lru_cache(maxsize=1024)
-def text_words(text: str) -> tuple[tuple[str, int, int, int], ...]:
-    """:func:`word_tokens` of normalized query text, cached: jieba cuts a
-    clause once for scoring and for the did-you-mean check."""
-    return tuple(word_tokens(text))
 
 
 @lru_cache(maxsize=1024)
@@ -275,27 +268,14 @@ class Matcher:
         return covered / total if total > 0 else covered
 
     def _unit_docs(self, clause: Clause, unit: str) -> np.ndarray:
-        """Documents holding a character (or Latin run) in any of the
-        clause's character fields, as one index array: cached with the
-        posting lists (characters recur across queries), it costs one
-        scatter instead of one per field and a copy to NumPy's index type."""
+        """Documents holding a character in any of the clause's character
+        fields, as one cached index array: one scatter, not one per field."""
         key = ("unit", unit, clause.field)
         docs = self.p.recall(key)
         if docs is None:
             found = [self.p.docs(fname, unit) for fname, _ in _char_fields(clause, self.r)]
             docs = self.p.remember(key, np.unique(np.concatenate(found)).astype(np.intp))
         return docs
-
-    def _coverage_factor(self, share: np.ndarray) -> np.ndarray:
-        """``share ** Ranking.coverage`` (a positive exponent).  NumPy's
-        vectorized power falls back to a slow scalar loop for a vector
-        holding a 0 or a 1 (most do: many documents cover none or all of a
-        clause), so zeros are raised as the smallest float and zeroed after:
-        less than half the time, the same values (the fallback and the vector loop
-        agree on every float32 share)."""
-        factor = np.maximum(share, _TINY) ** self.r.coverage
-        factor *= share > 0
-        return factor
 
     def _synonym_cover(self, clause: Clause, words: tuple[tuple[str, bool, int, int], ...]) -> dict[str, np.ndarray]:
         """For each character of a content word that has synonyms: the
@@ -375,8 +355,9 @@ class Matcher:
                 score, match = self.run(c.children)
             else:
                 score = bm25(self.p, clause_terms(c, self.r), self.r.k1, self.b_of, self.r.b)
-                if self.r.coverage:
-                    score *= self._coverage_factor(self.coverage(c))
+                if self.r.coverage:  # share ** coverage; NumPy's vector power falls back to a slow
+                    share = self.coverage(c)  # scalar loop for a 0 or 1: raise zeros as tiny, zero them after
+                    score *= np.maximum(share, _TINY) ** self.r.coverage * (share > 0)
                 match = self.contains(c) if (c.occur == MUST or c.phrase) else score > 0
             total += score * match  # scores are finite and never negative: as np.where(match, score, 0), faster
             if c.occur == MUST or c.phrase:

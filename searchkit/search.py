@@ -23,7 +23,7 @@ from typing import Iterator
 import numpy as np
 from whoosh import query as wq
 
-from .analysis import word_tokens
+from .analysis import text_words, word_tokens
 from .errors import IndexClosedError, IndexUnreadableError, QuerySyntaxError, UsageError
 from .facets import FacetIndex, parse_date
 from .highlight import find_spans, snippet
@@ -32,7 +32,7 @@ from .pages import KINDS
 from .postings import PartError
 from .query import NOT, SHOULD, Clause, parse_query
 from .ranking import (Matcher, Ranking, highlight_terms, phrase_parts, query_words, relax, requires, stopwords,
-                      text_words, word_fields)
+                      word_fields)
 from .results import Document, Hit, Results, Stats  # noqa: F401 - the public API, importable from here
 from .schema import FORMAT_VERSION, WORD_FIELDS
 from .scoring import HEADLINE_CHARS, Postings, bm25, idf
