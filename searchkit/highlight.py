@@ -10,7 +10,6 @@ never lights up half of an unrelated segmentation) and costs a few
 from __future__ import annotations
 
 from bisect import bisect_left
-from functools import lru_cache
 
 from .text import Normalized, normalize
 
@@ -100,17 +99,12 @@ def _within(positions: list[int], a: int, b: int) -> bool:
     return i < len(positions) and positions[i] < b
 
 
-# The bodies of the best results, normalized: the best results of one query are
-# often the best of the next (their stored fields are cached, so is the hash).
-_normalized_body = lru_cache(maxsize=2_000)(normalize)
-
-
 def snippet(text: str, terms: list[str], words: list[tuple[str, float]] | None = None,
             width: int = SNIPPET_CHARS) -> tuple[str, list[tuple[int, int]]]:
     """About ``width`` characters of ``text`` around the passage that best
     covers the query's ``words`` (word, weight; default: the terms), and the
     spans of ``terms`` relative to the snippet.  Line breaks become spaces."""
-    n = _normalized_body(text)
+    n = normalize(text)
     found = _occurrences(n.text, terms)
     spans = _spans(found)
     if not spans:

@@ -67,38 +67,15 @@ def _leaf_postings(reader, fieldname: str, text: str) -> tuple[np.ndarray, np.nd
     return np.concatenate(ids), np.concatenate(weights)
 
 
-class _LRU:
-    """A bounded map that forgets the least recently used entry, safe to
-    share between threads."""
-
-    def __init__(self, size: int):
-        self._items: OrderedDict = OrderedDict()
-        self._size = size
-        self._lock = threading.Lock()
-
-    def get(self, key):
-        with self._lock:
-            hit = self._items.get(key)
-            if hit is not None:
-                self._items.move_to_end(key)
-            return hit
-
-    def put(self, key, value):
-        with self._lock:
-            self._items[key] = value
-            if len(self._items) > self._size:
-                self._items.popitem(last=False)
-        return value
-
-
 class Postings:
     """Per-term posting arrays and per-field length arrays of one searcher
     (all its segments, docnums global).  Segments written by another codec
     (a plain ``ix.writer()``) are read through Whoosh, more slowly."""
 
-    def __init__(self, searcher, cache_terms: int = 50_000, cache_docs: int = 2_000):
+    def __init__(self, searcher, cache_terms: int = 50_000):
         self.searcher = searcher
         self.lock = threading.RLock()  # calls into Whoosh (re-entered while building the vocabulary)
+        self._cache_lock = threading.Lock()
         self.leaves = [(s.reader(), offset) for s, offset in searcher.leaf_searchers()]
         self.parts: list[tuple[Part, int]] = []
         self._foreign = []  # (reader, offset) of segments whose text fields Whoosh decodes
@@ -117,8 +94,8 @@ class Postings:
                 self.live[offset:offset + alive.size] = alive
         self.doc_count = int(self.live.sum())
         self._lengths: dict[str, tuple[np.ndarray, float]] = {}
-        self._cache = _LRU(cache_terms)  # posting lists and what is derived from them
-        self._docs = _LRU(cache_docs)  # stored fields: whole documents, so fewer
+        self._cache: OrderedDict[tuple, tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        self._cache_terms = cache_terms
 
     @contextmanager
     def whoosh(self) -> Iterator[None]:
@@ -135,14 +112,8 @@ class Postings:
                 raise OSError(f"Whoosh could not read the index ({e.__class__.__name__}: {e})") from e
 
     def stored(self, docnum: int) -> dict:
-        """A document's stored fields (not to be changed: they are cached,
-        as the best results of one query are often the best of the next, and
-        Whoosh decompresses and unpickles them on each read)."""
-        hit = self._docs.get(docnum)
-        if hit is None:
-            with self.whoosh():
-                hit = self._docs.put(docnum, self.searcher.stored_fields(docnum))
-        return hit
+        with self.whoosh():
+            return self.searcher.stored_fields(docnum)
 
     def lengths(self, fieldname: str) -> np.ndarray:
         return self._field_lengths(fieldname)[0]
@@ -166,10 +137,18 @@ class Postings:
         return self._field_lengths(fieldname)[1]
 
     def recall(self, key: tuple):
-        return self._cache.get(key)
+        with self._cache_lock:
+            hit = self._cache.get(key)
+            if hit is not None:
+                self._cache.move_to_end(key)
+            return hit
 
     def remember(self, key: tuple, value):
-        return self._cache.put(key, value)
+        with self._cache_lock:
+            self._cache[key] = value
+            if len(self._cache) > self._cache_terms:
+                self._cache.popitem(last=False)
+        return value
 
     def get(self, fieldname: str, text: str) -> tuple[np.ndarray, np.ndarray]:
         key = (fieldname, text)
