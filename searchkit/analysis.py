@@ -135,6 +135,13 @@ def word_tokens(text: str) -> Iterator[tuple[str, int, int, int]]:
         start = end
 
 
+@lru_cache(maxsize=1024)
+def text_words(text: str) -> tuple[tuple[str, int, int, int], ...]:
+    """:func:`word_tokens` of normalized query text, cached: jieba cuts a
+    query's clause once for scoring and for the did-you-mean check."""
+    return tuple(word_tokens(text))
+
+
 _BLOCK_CACHE: dict[str, str] = {}  # Han block -> its terms joined by newlines (compact)
 _WORD_CACHE: dict[str, tuple[str, ...]] = {}  # jieba word -> the terms it is indexed as
 _BLOCK_CACHE_SIZE = _WORD_CACHE_SIZE = 200_000

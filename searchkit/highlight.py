@@ -19,21 +19,17 @@ _BREAKS = "。！？!?；;\n"
 _MAX_STARTS = 24  # windows starting at matches, and at characters of words not held whole, scored at most
 
 
-def _spans(n: Normalized, terms: list[str]) -> list[tuple[int, int]]:
-    """Non-overlapping spans of ``terms`` in the normalized text, longest
-    match first where two overlap."""
-    hay = n.text
-    found: list[tuple[int, int]] = []
-    for term in terms:
-        if not term:
-            continue
-        i = hay.find(term)
-        while i >= 0:
-            found.append((i, i + len(term)))
-            i = hay.find(term, i + 1)
-    found.sort(key=lambda s: (s[0], -(s[1] - s[0])))
+def _occurrences(hay: str, terms: list[str]) -> dict[str, list[int]]:
+    """Where each term starts in ``hay``, overlaps included."""
+    return {t: _positions(hay, t) for t in terms if t}
+
+
+def _spans(found: dict[str, list[int]]) -> list[tuple[int, int]]:
+    """Non-overlapping spans of the terms found (:func:`_occurrences`),
+    longest match first where two overlap."""
+    spans = sorted(((i, i + len(t)) for t, at in found.items() for i in at), key=lambda s: (s[0], -(s[1] - s[0])))
     merged: list[tuple[int, int]] = []
-    for s, e in found:
+    for s, e in spans:
         if merged and s < merged[-1][1]:
             if e > merged[-1][1]:
                 merged[-1] = (merged[-1][0], e)
@@ -45,7 +41,7 @@ def _spans(n: Normalized, terms: list[str]) -> list[tuple[int, int]]:
 def find_spans(text: str, terms: list[str]) -> list[tuple[int, int]]:
     """Non-overlapping spans of ``terms`` in ``text`` (original offsets)."""
     n = normalize(text)
-    return [n.to_original(s, e) for s, e in _spans(n, terms)]
+    return [n.to_original(s, e) for s, e in _spans(_occurrences(n.text, terms))]
 
 
 def _positions(hay: str, s: str) -> list[int]:
@@ -60,18 +56,15 @@ def _spread(positions: list[int]) -> list[int]:
     return positions[::-(-len(positions) // _MAX_STARTS)] if len(positions) > _MAX_STARTS else positions
 
 
-def _within(positions: list[int], a: int, b: int) -> bool:
-    i = bisect_left(positions, a)
-    return i < len(positions) and positions[i] < b
-
-
-def _best_window(hay: str, spans: list[tuple[int, int]], words: list[tuple[str, float]], width: int) -> int:
+def _best_window(hay: str, spans: list[tuple[int, int]], words: list[tuple[str, float]], width: int,
+                 found: dict[str, list[int]]) -> int:
     """Start (in ``hay``) of the ``width``-character window that covers the
     most of the query's words, each weighted (by its rarity): a word counts
     whole where it occurs; a word the text never holds whole counts for
     half the share of its characters that occur (the 带 of 忘带 in
-    未携带医保卡).  Then more highlighted text; ties go to the earliest."""
-    whole = {w: _positions(hay, w) for w, _ in words}
+    未携带医保卡).  Then more highlighted text; ties go to the earliest.
+    ``found``: the highlighted terms' positions, most words among them."""
+    whole = {w: found[w] if w in found else _positions(hay, w) for w, _ in words}
     chars = {c: _positions(hay, c) for w, _ in words if not whole[w] for c in set(w)}
     # Windows start at matches and at those characters, each kind spread over
     # the text when there are many (a long text full of the query's characters).
@@ -82,18 +75,28 @@ def _best_window(hay: str, spans: list[tuple[int, int]], words: list[tuple[str, 
     lit = [0]
     for s, e in spans:
         lit.append(lit[-1] + e - s)
+    # Each word in turn: where it occurs whole and the offset of its last
+    # character, or where each of its characters does when it never is whole.
+    plan = [(weight, whole[w], len(w) - 1, [] if whole[w] else [chars[c] for c in set(w)]) for w, weight in words]
     best_start, best_score = starts[0], -1.0
     for a in starts:
         b = a + width
         score = 1e-3 * (lit[bisect_left(span_starts, b)] - lit[bisect_left(span_starts, a)])
-        for w, weight in words:
-            if whole[w]:
-                score += weight * _within(whole[w], a, b - len(w) + 1)
+        for weight, at, last, each in plan:
+            if at:
+                i = bisect_left(at, a)
+                if i < len(at) and at[i] < b - last:
+                    score += weight
             else:
-                score += weight * 0.5 * sum(_within(chars[c], a, b) for c in set(w)) / len(set(w))
+                score += weight * 0.5 * sum(_within(p, a, b) for p in each) / len(each)
         if score > best_score + 1e-9:
             best_start, best_score = a, score
     return best_start
+
+
+def _within(positions: list[int], a: int, b: int) -> bool:
+    i = bisect_left(positions, a)
+    return i < len(positions) and positions[i] < b
 
 
 def snippet(text: str, terms: list[str], words: list[tuple[str, float]] | None = None,
@@ -102,10 +105,11 @@ def snippet(text: str, terms: list[str], words: list[tuple[str, float]] | None =
     covers the query's ``words`` (word, weight; default: the terms), and the
     spans of ``terms`` relative to the snippet.  Line breaks become spaces."""
     n = normalize(text)
-    spans = _spans(n, terms)
+    found = _occurrences(n.text, terms)
+    spans = _spans(found)
     if not spans:
         return text[:width].replace("\n", " "), []
-    at = _best_window(n.text, spans, words or [(t, 1.0) for t in terms], width - _LEAD)
+    at = _best_window(n.text, spans, words or [(t, 1.0) for t in terms], width - _LEAD, found)
     first = n.to_original(at, at + 1)[0]
     spans = [n.to_original(s, e) for s, e in spans]
     start = max(0, first - _LEAD)

@@ -20,13 +20,14 @@ from typing import Iterator
 
 import numpy as np
 
-from .analysis import char_tokens, data_lines, is_han, word_tokens
+from .analysis import char_tokens, data_lines, is_han, text_words
 from .query import MUST, NOT, SHOULD, Clause
 from .scoring import Postings, bm25, idf
 from .text import norm
 
 FOCUS_WINDOW = 20  # the best this many results are rescored by focus
 FOCUS_FLOOR = 0.2  # a headline that covers less (or none) of the query counts as covering this much
+_TINY = np.float32(np.finfo(np.float32).tiny)
 
 
 def learned_weights() -> dict[str, float]:
@@ -90,7 +91,7 @@ def clause_words(text: str) -> tuple[tuple[str, bool, int, int], ...]:
     function words are marked to weigh apart (``Ranking.stopword``), unless
     nothing else is there.
     Cached: scoring, coverage and highlighting each ask for a clause's words."""
-    words = [(w, s, e) for w, _, s, e in word_tokens(text)]
+    words = [(w, s, e) for w, _, s, e in text_words(text)]
     # A synonym entry that jieba cuts into several words (什么原因, 怀孕初期) is a
     # word of the clause where it spans whole words, so its synonyms apply.
     starts, ends, cut = {s for _, s, _ in words}, {e for *_, e in words}, {w for w, *_ in words}
@@ -260,12 +261,21 @@ class Matcher:
         total = 0.0
         for u, share in units.items():
             here = by_synonym[u].copy() if u in by_synonym else np.zeros(self.p.n, dtype=bool)
-            for fname, _ in _char_fields(clause, self.r):
-                here[self.p.docs(fname, u)] = True
+            here[self._unit_docs(clause, u)] = True
             weight = share * idf(self.p.doc_count, int(np.count_nonzero(here)))
             covered += here * np.float32(weight)
             total += weight
         return covered / total if total > 0 else covered
+
+    def _unit_docs(self, clause: Clause, unit: str) -> np.ndarray:
+        """Documents holding a character in any of the clause's character
+        fields, as one cached index array: one scatter, not one per field."""
+        key = ("unit", unit, clause.field)
+        docs = self.p.recall(key)
+        if docs is None:
+            found = [self.p.docs(fname, unit) for fname, _ in _char_fields(clause, self.r)]
+            docs = self.p.remember(key, np.unique(np.concatenate(found)).astype(np.intp))
+        return docs
 
     def _synonym_cover(self, clause: Clause, words: tuple[tuple[str, bool, int, int], ...]) -> dict[str, np.ndarray]:
         """For each character of a content word that has synonyms: the
@@ -345,10 +355,11 @@ class Matcher:
                 score, match = self.run(c.children)
             else:
                 score = bm25(self.p, clause_terms(c, self.r), self.r.k1, self.b_of, self.r.b)
-                if self.r.coverage:
-                    score *= self.coverage(c) ** self.r.coverage
+                if self.r.coverage:  # share ** coverage; NumPy's vector power falls back to a slow
+                    share = self.coverage(c)  # scalar loop for a 0 or 1: raise zeros as tiny, zero them after
+                    score *= np.maximum(share, _TINY) ** self.r.coverage * (share > 0)
                 match = self.contains(c) if (c.occur == MUST or c.phrase) else score > 0
-            total += np.where(match, score, 0)
+            total += score * match  # scores are finite and never negative: as np.where(match, score, 0), faster
             if c.occur == MUST or c.phrase:
                 must = match if must is None else must & match
             else:

@@ -23,7 +23,7 @@ from typing import Iterator
 import numpy as np
 from whoosh import query as wq
 
-from .analysis import word_tokens
+from .analysis import text_words, word_tokens
 from .errors import IndexClosedError, IndexUnreadableError, QuerySyntaxError, UsageError
 from .facets import FacetIndex, parse_date
 from .highlight import find_spans, snippet
@@ -346,7 +346,7 @@ class SearchIndex:
         for c in clauses:
             if c.is_group or c.occur == NOT:
                 continue
-            for w, *_ in word_tokens(norm(c.text)):
+            for w, *_ in text_words(norm(c.text)):
                 if len(w) > 1 and not w.isascii() and not any(self._postings.docs(f, w).size for f in WORD_FIELDS):
                     return True
         return False

