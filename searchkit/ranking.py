@@ -91,7 +91,13 @@ def clause_words(text: str) -> tuple[tuple[str, bool, int, int], ...]:
     function words are marked to weigh apart (``Ranking.stopword``), unless
     nothing else is there.
     Cached: scoring, coverage and highlighting each ask for a clause's words."""
-    words = [(w, s, e) for w, _, s, e in text_words(text)]
+    return marked_words(text, text_words(text))
+
+
+def marked_words(text: str, tokens) -> tuple[tuple[str, bool, int, int], ...]:
+    """:func:`clause_words` of a text from its :func:`word_tokens`, uncached
+    (for document text, which would crowd queries out of the cache)."""
+    words = [(w, s, e) for w, _, s, e in tokens]
     # A synonym entry that jieba cuts into several words (什么原因, 怀孕初期) is a
     # word of the clause where it spans whole words, so its synonyms apply.
     starts, ends, cut = {s for _, s, _ in words}, {e for *_, e in words}, {w for w, *_ in words}

@@ -25,9 +25,9 @@ from importlib import resources
 
 import numpy as np
 
-from .analysis import data_lines, is_han
+from .analysis import data_lines, is_han, word_tokens
 from .query import Clause
-from .ranking import clause_words, positive_texts, synonyms
+from .ranking import clause_words, marked_words, positive_texts, synonyms
 from .scoring import Postings, headline_text, idf
 from .text import norm
 
@@ -94,7 +94,7 @@ def headline(postings: Postings, docnum: int) -> Headline:
     first: dict[str, int] = {}
     for i, ch in enumerate(han):
         first.setdefault(ch, i)
-    words = clause_words(text) if text.strip() else ()
+    words = marked_words(text, word_tokens(text)) if text.strip() else ()
     return postings.remember(key, Headline(text=text, weights=weights, total=total, first=first, han=len(han),
                                            stops=tuple(w for w, stop, _, _ in words if stop), kinds=kinds(text)))
 

@@ -31,12 +31,12 @@ from searchkit.evaluate import evaluate
 from searchkit.rerank import FEATURES, Reranker, Trees
 from train_ranking import FOLDS, fold, load, sample
 
-PARAMS = dict(objective="lambdarank", learning_rate=0.05, num_leaves=4, max_depth=2, min_data_in_leaf=50,
+PARAMS = dict(objective="lambdarank", learning_rate=0.1, num_leaves=4, max_depth=2, min_data_in_leaf=50,
               feature_fraction=0.8, bagging_fraction=0.8, bagging_freq=1, lambdarank_truncation_level=20,
               deterministic=True, force_row_wise=True, num_threads=1, seed=1, verbose=-1)
-ROUNDS = 400
+ROUNDS = 150
 ALWAYS_LEFT = 1e300  # the threshold of a padding split: no feature is above it
-WINDOW = 30
+WINDOW = 20
 
 
 class Recorder(Reranker):
