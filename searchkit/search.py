@@ -298,14 +298,16 @@ class SearchIndex:
                 scores, matched, pinyin = self._pinyin(query, scores, matched, keep)
             candidates = np.flatnonzero(matched & keep)
             matcher = Matcher(self._postings, self._searcher, self.ranking)
-            if not pinyin:
+            # A query read as pinyin as a whole has no words of its own to
+            # rescore, rerank or hold whole (one read per clause has: its Hanzi).
+            whole_pinyin = plain and bool(pinyin)
+            if not whole_pinyin:
                 scores = matcher.focus(clauses, candidates, scores)
-            # A query read as pinyin as a whole has no words to hold whole.
-            words = [] if plain and pinyin else query_words(clauses)
+            words = [] if whole_pinyin else query_words(clauses)
             has = [matcher.holds_word(w) for w in words]
             partial_ = ~np.logical_or.reduce(has)[candidates] if has else np.zeros(candidates.size, dtype=bool)
             full = int(candidates.size - np.count_nonzero(partial_))
-            if self.reranker and sort == "relevance" and not pinyin:
+            if self.reranker and sort == "relevance" and not whole_pinyin:
                 scores = self.reranker.rerank(self._postings, clauses, candidates[~partial_], scores)
             if not partial:
                 candidates, partial_ = candidates[~partial_], partial_[~partial_]
