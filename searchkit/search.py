@@ -92,8 +92,7 @@ class SearchIndex:
     def __init__(self, index_dir: str, ranking: Ranking | None = None, rerank: bool = True):
         self.index_dir = index_dir
         self.ranking = ranking or Ranking()
-        # The learned reordering of the best results (None: the first-stage order).
-        self.reranker: Reranker | None = shipped() if rerank else None
+        self.reranker: Reranker | None = shipped() if rerank else None  # None: the first-stage order
         self._gen_dir = current_generation(index_dir)
         with _reading(index_dir, opening=True):
             for attempt in range(OPEN_ATTEMPTS):
@@ -298,8 +297,7 @@ class SearchIndex:
                 scores, matched, pinyin = self._pinyin(query, scores, matched, keep)
             candidates = np.flatnonzero(matched & keep)
             matcher = Matcher(self._postings, self._searcher, self.ranking)
-            # A query read as pinyin as a whole has no words of its own to
-            # rescore, rerank or hold whole (one read per clause has: its Hanzi).
+            # A query read as pinyin as a whole has no words to rescore, rerank or hold whole.
             whole_pinyin = plain and bool(pinyin)
             if not whole_pinyin:
                 scores = matcher.focus(clauses, candidates, scores)
