@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     dev, dev_qrels = load(args.corpus, "dev")
     start = Ranking(**START)
     t0 = time.time()
-    with SearchIndex.open(args.index_dir) as ix:
+    with SearchIndex.open(args.index_dir, rerank=False) as ix:  # the first stage alone: the reranker sits on it
         report: dict[str, list[float]] = {}
         print(f"train {len(train)} queries, dev {len(dev)}; fitting {', '.join(TRAINED)}")
         report["dev_before"] = per_query(ix, start, dev, dev_qrels).mean(axis=0).tolist()
