@@ -61,10 +61,10 @@ def _json_option(fn):
     return click.option("--json", "as_json", is_flag=True, help="Print JSON.")(fn)
 
 
-def _open(index_dir: str):
+def _open(index_dir: str, rerank: bool = True):
     from .search import SearchIndex
 
-    return SearchIndex.open(index_dir)
+    return SearchIndex.open(index_dir, rerank=rerank)
 
 
 def _style():
@@ -332,14 +332,17 @@ def stats(index_dir: str, as_json: bool) -> None:
 @_json_option
 @click.option("--per-query", is_flag=True, help="Also list the worst queries.")
 @click.option("--worst", default=20, show_default=True, help="How many worst queries --per-query lists.")
+@click.option("--rerank/--no-rerank", default=True, show_default=True,
+              help="Reorder the best results by the learned reranker (off: the first stage alone).")
 @handle_errors
-def eval_(queries: str, qrels: str, index_dir: str, as_json: bool, per_query: bool, worst: int) -> None:
+def eval_(queries: str, qrels: str, index_dir: str, as_json: bool, per_query: bool, worst: int,
+         rerank: bool) -> None:
     """nDCG@10, MRR@10 and Recall@100 of the index on judged QUERIES (qid<TAB>text)
     and QRELS (qid<TAB>docid<TAB>relevance)."""
     from .evaluate import evaluate, read_qrels, read_queries
 
     qs, rels = read_queries(queries), read_qrels(qrels)
-    with _open(index_dir) as ix:
+    with _open(index_dir, rerank) as ix:
         report = evaluate(ix, qs, rels)
     ranked = sorted(report.per_query, key=lambda s: (s.ndcg10, s.mrr10))[:worst]
     if report.missing:

@@ -82,6 +82,19 @@ def test_cli_eval(dev, tmp_path):
     assert r.exit_code == 2 and "not in the index" in r.stderr and "Traceback" not in r.stderr
 
 
+def test_cli_eval_no_rerank_scores_the_first_stage(dev, dev_index):
+    from click.testing import CliRunner
+
+    from searchkit.cli import main
+
+    args = ["eval", str(shared_path("corpus", "queries_dev.tsv")), str(shared_path("corpus", "qrels_dev.tsv")),
+            "--index-dir", dev_index, "--json"]
+    r = CliRunner().invoke(main, args + ["--no-rerank"], catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    first_stage = _evaluate(dev_index, rerank=False)
+    assert json.loads(r.stdout)["ndcg@10"] == first_stage.ndcg10 != dev.ndcg10
+
+
 def test_autocomplete_finds_the_most_frequent_word_for_any_prefix(dev_index):
     with SearchIndex.open(dev_index) as ix:
         assert [s.text for s in ix.suggest("y", limit=3)][0] == "原因"  # 1,258 records; was missed
