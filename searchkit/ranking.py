@@ -91,13 +91,7 @@ def clause_words(text: str) -> tuple[tuple[str, bool, int, int], ...]:
     function words are marked to weigh apart (``Ranking.stopword``), unless
     nothing else is there.
     Cached: scoring, coverage and highlighting each ask for a clause's words."""
-    return marked_words(text, text_words(text))
-
-
-def marked_words(text: str, tokens) -> tuple[tuple[str, bool, int, int], ...]:
-    """:func:`clause_words` of a text from its :func:`word_tokens`, uncached
-    (for document text, which would crowd queries out of the cache)."""
-    words = [(w, s, e) for w, _, s, e in tokens]
+    words = [(w, s, e) for w, _, s, e in text_words(text)]
     # A synonym entry that jieba cuts into several words (什么原因, 怀孕初期) is a
     # word of the clause where it spans whole words, so its synonyms apply.
     starts, ends, cut = {s for _, s, _ in words}, {e for *_, e in words}, {w for w, *_ in words}
@@ -312,7 +306,7 @@ class Matcher:
         top = candidates[np.argpartition(-scores[candidates], window - 1)[:window]]
         factors = np.ones(window, dtype=np.float32)
         for i, d in enumerate(top.tolist()):
-            weights, total = self.p.headline(d)
+            _, weights, total = self.p.headline(d)
             if total:
                 got = sum(w for ch, w in weights.items() if ch in wanted)
                 factors[i] = max(got / total, FOCUS_FLOOR) ** self.r.focus

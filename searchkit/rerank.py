@@ -25,10 +25,10 @@ from importlib import resources
 
 import numpy as np
 
-from .analysis import data_lines, is_han, word_tokens
+from .analysis import data_lines, is_han
 from .query import Clause
-from .ranking import clause_words, marked_words, positive_texts, synonyms
-from .scoring import Postings, headline_text, idf
+from .ranking import clause_words, positive_texts, stopwords, synonyms
+from .scoring import Postings, idf
 from .text import norm
 
 FEATURES = ("score", "query_chars", "headline_chars", "words", "extra_stops", "first", "length",
@@ -38,6 +38,12 @@ FEATURES = ("score", "query_chars", "headline_chars", "words", "extra_stops", "f
 @lru_cache(maxsize=1)
 def intents() -> tuple[re.Pattern, ...]:
     return tuple(re.compile(line.split(None, 1)[1].strip()) for line in data_lines("intents.txt"))
+
+
+def question_words(text: str) -> frozenset[str]:
+    """The question and function words a text holds, found as substrings:
+    segmenting every headline would cost more than the rest of its features."""
+    return frozenset(w for w in stopwords() if w in text)
 
 
 def kinds(text: str) -> int:
@@ -53,7 +59,7 @@ class QueryProfile:
     char_idf: np.ndarray  # their idf (in the body characters)
     words: tuple[tuple[str, ...], ...]  # each content word with its synonyms
     word_idf: np.ndarray  # the content words' idf (in the body words)
-    stops: frozenset[str]  # its question and function words
+    stops: frozenset[str]  # its question and function words (:func:`question_words`)
     kinds: int
 
 
@@ -66,7 +72,7 @@ class Headline:
     total: float
     first: dict[str, int]  # distinct Han characters -> where each first occurs among the Han characters
     han: int  # how many Han characters it has
-    stops: tuple[str, ...]
+    stops: frozenset[str]  # its question and function words (:func:`question_words`)
     kinds: int
 
 
@@ -80,7 +86,7 @@ def query_profile(postings: Postings, clauses: list[Clause]) -> QueryProfile:
         chars=chars, char_idf=np.array([idf(n, postings.docs("chars", ch).size) for ch in chars]),
         words=tuple((w, *syn.get(w, ())) for w in words),
         word_idf=np.array([idf(n, postings.docs("body", w).size) for w in words]),
-        stops=frozenset(w for w, stop, _, _ in clause_words(text) if stop), kinds=kinds(text))
+        stops=question_words(text), kinds=kinds(text))
 
 
 def headline(postings: Postings, docnum: int) -> Headline:
@@ -88,15 +94,13 @@ def headline(postings: Postings, docnum: int) -> Headline:
     hit = postings.recall(key)
     if hit is not None:
         return hit
-    text = norm(headline_text(postings.stored(docnum)))
-    weights, total = postings.headline(docnum)
+    text, weights, total = postings.headline(docnum)
     han = [ch for ch in text if is_han(ch)]
     first: dict[str, int] = {}
     for i, ch in enumerate(han):
         first.setdefault(ch, i)
-    words = marked_words(text, word_tokens(text)) if text.strip() else ()
     return postings.remember(key, Headline(text=text, weights=weights, total=total, first=first, han=len(han),
-                                           stops=tuple(w for w, stop, _, _ in words if stop), kinds=kinds(text)))
+                                           stops=question_words(text), kinds=kinds(text)))
 
 
 def _share(held: list[list[float]], weights: np.ndarray) -> np.ndarray:
@@ -118,7 +122,7 @@ def features(q: QueryProfile, heads: list[Headline], scores: np.ndarray) -> np.n
     x[:, 2] = np.array(idf_in_head, dtype=np.float64).reshape(n, len(q.chars)).sum(axis=1) / \
         np.array([h.total or 1.0 for h in heads])
     x[:, 3] = _share([[any(w in h.text for w in alts) for alts in q.words] for h in heads], q.word_idf)
-    x[:, 4] = [sum(1 for w in h.stops if w not in q.stops) for h in heads]
+    x[:, 4] = [len(h.stops - q.stops) for h in heads]
     x[:, 5] = [min((h.first.get(ch, h.han) for ch in q.chars), default=h.han) / (h.han or 1) for h in heads]
     x[:, 6] = [len(h.text) for h in heads]
     both = [(q.kinds & h.kinds).bit_count() for h in heads]

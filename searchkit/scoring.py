@@ -180,20 +180,19 @@ class Postings:
             value = (value[0][alive], value[1][alive])
         return self.remember(key, value)
 
-    def headline(self, docnum: int) -> tuple[dict[str, float], float]:
-        """The distinct Han characters of a document's headline (its title,
-        or the start of an untitled record's body) with their idf in that
-        field, and the sum of those.  Cached: the best results of one query
-        are often the best of the next."""
+    def headline(self, docnum: int) -> tuple[str, dict[str, float], float]:
+        """A document's headline (its title, or the start of an untitled
+        record's body), normalized; its distinct Han characters with their
+        idf in that field, and the sum of those.  Cached: the best results of
+        one query are often the best of the next."""
         key = ("headline", docnum)
         hit = self.recall(key)
         if hit is not None:
             return hit
         stored = self.stored(docnum)
-        fname, text = ("title_chars" if stored.get("title") else "chars"), headline_text(stored)
-        weights = {t: idf(self.doc_count, self.docs(fname, t).size)
-                   for t, *_ in char_tokens(norm(text)) if is_han(t)}
-        return self.remember(key, (weights, sum(weights.values())))
+        fname, text = ("title_chars" if stored.get("title") else "chars"), norm(headline_text(stored))
+        weights = {t: idf(self.doc_count, self.docs(fname, t).size) for t, *_ in char_tokens(text) if is_han(t)}
+        return self.remember(key, (text, weights, sum(weights.values())))
 
     def docs(self, fieldname: str, text: str) -> np.ndarray:
         return self.get(fieldname, text)[0]

@@ -35,9 +35,9 @@ def dev(dev_index):
 def test_dev_relevance_floor(dev):
     assert dev.queries == 500
     # Reached with the learned weights, partial matches last and the learned reranker:
-    # 0.8790 / 0.9092 / 0.9843; floors ~0.005 below (MRR's, set at 0.9110 before the reranker, kept).
-    assert dev.ndcg10 >= 0.874, dev.ndcg10
-    assert dev.mrr10 >= 0.906, dev.mrr10
+    # 0.8810 / 0.9129 / 0.9843; floors ~0.005 below.
+    assert dev.ndcg10 >= 0.876, dev.ndcg10
+    assert dev.mrr10 >= 0.908, dev.mrr10
     assert dev.recall100 >= 0.98, dev.recall100
 
 
