@@ -392,16 +392,17 @@ def positive_texts(clauses: list[Clause]) -> Iterator[str]:
             yield c.text
 
 
-def query_words(clauses: list[Clause]) -> list[Clause]:
+def query_words(clauses: list[Clause], longest: bool = True) -> list[Clause]:
     """The words a result is expected to hold whole, as clauses: each
     positive clause's content words that are not part of a longer one
-    (医保卡, not also 医保), a phrase as one."""
+    (医保卡, not also 医保), a phrase as one; not ``longest``: those parts
+    too (月经 and 经期 of 月经期)."""
     out: dict[tuple, Clause] = {}
     for c in clauses:
         if c.occur == NOT:
             continue
         if c.is_group:
-            out.update({(w.text, w.field): w for w in query_words(c.children)})
+            out.update({(w.text, w.field): w for w in query_words(c.children, longest)})
             continue
         n = norm(c.text).strip()
         if c.phrase:
@@ -409,7 +410,7 @@ def query_words(clauses: list[Clause]) -> list[Clause]:
             continue
         words = [(w, s, e) for w, stop, s, e in clause_words(n) if not stop]
         for w, s, e in words:
-            if not any(a <= s and e <= b and b - a > e - s for _, a, b in words):
+            if not longest or not any(a <= s and e <= b and b - a > e - s for _, a, b in words):
                 out.setdefault((w, c.field), Clause(SHOULD, w, False, c.field))
     return list(out.values())
 

@@ -303,7 +303,10 @@ class SearchIndex:
                 scores = matcher.focus(clauses, candidates, scores)
             words = [] if whole_pinyin else query_words(clauses)
             has = [matcher.holds_word(w) for w in words]
-            partial_ = ~np.logical_or.reduce(has)[candidates] if has else np.zeros(candidates.size, dtype=bool)
+            # Holding a part of a longer query word whole (月经 of 月经期) is no partial match.
+            held = has + [matcher.holds_word(w) for w in ([] if whole_pinyin else query_words(clauses, False))
+                          if w not in words]
+            partial_ = ~np.logical_or.reduce(held)[candidates] if held else np.zeros(candidates.size, dtype=bool)
             full = int(candidates.size - np.count_nonzero(partial_))
             if self.reranker and sort == "relevance" and not whole_pinyin:
                 scores = self.reranker.rerank(self._postings, clauses, candidates[~partial_], scores)
