@@ -37,7 +37,7 @@ from .rerank import Reranker, shipped
 from .results import Document, Hit, Results, Stats  # noqa: F401 - the public API, importable from here
 from .schema import FORMAT_VERSION, WORD_FIELDS
 from .scoring import Postings, bm25, headline_text, idf
-from .suggest import PINYIN_QUERY, Suggestion, Vocabulary
+from .suggest import Suggestion, Vocabulary, read_pinyin, read_pinyin_clauses
 from .text import norm
 
 
@@ -64,7 +64,6 @@ def _reading(index_dir: str, opening: bool = False) -> Iterator[None]:
 SORTS = ("relevance", "date")
 LOW_HITS = 3  # below this many results, suggest a better query
 OPEN_ATTEMPTS = 5
-PINYIN_MIN_HITS = 3  # a pinyin-looking query whose letters match fewer documents is read as Hanzi
 
 
 def _in_use(method):
@@ -218,40 +217,8 @@ class SearchIndex:
     def _rank(self, clauses: list[Clause]) -> tuple[np.ndarray, np.ndarray]:
         return Matcher(self._postings, self._searcher, self.ranking).run(clauses)
 
-    def _pinyin(self, query: str, scores: np.ndarray, matched: np.ndarray, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[str]]:
-        """Read a pure-letters query as pinyin when its letters match little.
-        Letter matches stay ranked above every pinyin match."""
-        n = norm(query).strip()
-        if not PINYIN_QUERY.match(n) or np.count_nonzero(matched & keep) >= PINYIN_MIN_HITS:
-            return scores, matched, []
-        words = self.vocabulary.from_pinyin(n)
-        if not words:
-            return scores, matched, []
-        extra, extra_matched = self._rank([Clause(SHOULD, w) for w in words])
-        top = float(extra.max()) if extra.size else 0.0
-        combined = np.where(matched, scores + top + 1.0, extra)
-        return combined.astype(np.float32), matched | extra_matched, words
-
-    def _pinyin_clauses(self, clauses: list[Clause], keep: np.ndarray) -> tuple[list[Clause], list[str]]:
-        """In a query with operators or fields, each pure-letters clause
-        whose letters match little is read as pinyin on its own
-        (``yibao -北京``, ``title:yibao``): it becomes a group of its words."""
-        read: list[str] = []
-
-        def rewrite(c: Clause) -> Clause:
-            if c.is_group:
-                return Clause(c.occur, c.text, c.phrase, c.field, [rewrite(x) for x in c.children])
-            n = norm(c.text).strip()
-            if c.occur == NOT or c.phrase or not PINYIN_QUERY.match(n):
-                return c
-            if np.count_nonzero(self._rank([Clause(SHOULD, c.text, False, c.field)])[1] & keep) >= PINYIN_MIN_HITS:
-                return c
-            words = self.vocabulary.from_pinyin(n)
-            if not words:
-                return c
-            read.extend(words)
-            return Clause(c.occur, field=c.field, children=[Clause(SHOULD, w, False, c.field) for w in words])
-        return [rewrite(c) for c in clauses], read
+    def _from_pinyin(self, letters: str) -> list[str]:
+        return self.vocabulary.from_pinyin(letters)  # the vocabulary is built only when a query needs it
 
     @_in_use
     def search(self, query: str, limit: int = 10, page: int = 1, kind: str | None = None,
@@ -286,7 +253,8 @@ class SearchIndex:
         with _reading(self.index_dir):
             keep = self._filter(kind, since, until, facets)
             plain = all(c.occur == SHOULD and not (c.phrase or c.field or c.is_group) for c in clauses)
-            clauses, pinyin = (clauses, []) if plain else self._pinyin_clauses(clauses, keep)
+            clauses, pinyin = ((clauses, []) if plain else
+                               read_pinyin_clauses(clauses, keep, self._from_pinyin, self._rank))
             scores, matched = self._rank(clauses)
             relaxed = False
             if not np.any(matched & keep) and requires(clauses):
@@ -294,7 +262,7 @@ class SearchIndex:
                 scores, matched = self._rank(clauses)
                 relaxed = True
             if plain:
-                scores, matched, pinyin = self._pinyin(query, scores, matched, keep)
+                scores, matched, pinyin = read_pinyin(query, scores, matched, keep, self._from_pinyin, self._rank)
             candidates = np.flatnonzero(matched & keep)
             matcher = Matcher(self._postings, self._searcher, self.ranking)
             # A query read as pinyin as a whole has no words to rescore, rerank or hold whole.

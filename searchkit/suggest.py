@@ -1,5 +1,5 @@
-"""What the index's own vocabulary can answer: pinyin to Hanzi, autocomplete,
-and did-you-mean.
+"""What the index's own vocabulary can answer: pinyin to Hanzi (and reading
+a query as pinyin), autocomplete, and did-you-mean.
 
 Pinyin keys come from pypinyin's phrase dictionary where it knows the word
 (so 会计 is kuaiji, never huiji) and from each character's readings
@@ -15,11 +15,13 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Callable
 
 import numpy as np
 
 from .analysis import word_tokens
 from .errors import UsageError
+from .query import NOT, SHOULD, Clause
 from .text import norm
 
 _HAN_WORD = re.compile(r"^[\u3400-\u9fff]{2,8}$")
@@ -218,3 +220,47 @@ class Vocabulary:
             better = self.by_key.get(whole, []) if whole else []
             return better[0] if better and better[0] != n else None
         return "".join(parts) + n[last:]
+
+
+PINYIN_MIN_HITS = 3  # a pinyin-looking query whose letters match fewer documents is read as Hanzi
+Rank = Callable[[list[Clause]], tuple[np.ndarray, np.ndarray]]  # clauses -> (scores, matched) of every document
+
+
+def read_pinyin(query: str, scores: np.ndarray, matched: np.ndarray, keep: np.ndarray,
+                from_pinyin: Callable[[str], list[str]], rank: Rank) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Read a pure-letters query as pinyin when its letters match little
+    (``keep``: the documents the filters allow).  Letter matches stay ranked
+    above every pinyin match."""
+    n = norm(query).strip()
+    if not PINYIN_QUERY.match(n) or np.count_nonzero(matched & keep) >= PINYIN_MIN_HITS:
+        return scores, matched, []
+    words = from_pinyin(n)
+    if not words:
+        return scores, matched, []
+    extra, extra_matched = rank([Clause(SHOULD, w) for w in words])
+    top = float(extra.max()) if extra.size else 0.0
+    combined = np.where(matched, scores + top + 1.0, extra)
+    return combined.astype(np.float32), matched | extra_matched, words
+
+
+def read_pinyin_clauses(clauses: list[Clause], keep: np.ndarray, from_pinyin: Callable[[str], list[str]],
+                        rank: Rank) -> tuple[list[Clause], list[str]]:
+    """In a query with operators or fields, each pure-letters clause
+    whose letters match little is read as pinyin on its own
+    (``yibao -北京``, ``title:yibao``): it becomes a group of its words."""
+    read: list[str] = []
+
+    def rewrite(c: Clause) -> Clause:
+        if c.is_group:
+            return Clause(c.occur, c.text, c.phrase, c.field, [rewrite(x) for x in c.children])
+        n = norm(c.text).strip()
+        if c.occur == NOT or c.phrase or not PINYIN_QUERY.match(n):
+            return c
+        if np.count_nonzero(rank([Clause(SHOULD, c.text, False, c.field)])[1] & keep) >= PINYIN_MIN_HITS:
+            return c
+        words = from_pinyin(n)
+        if not words:
+            return c
+        read.extend(words)
+        return Clause(c.occur, field=c.field, children=[Clause(SHOULD, w, False, c.field) for w in words])
+    return [rewrite(c) for c in clauses], read
