@@ -38,9 +38,10 @@ def _spans(found: dict[str, list[int]]) -> list[tuple[int, int]]:
     return merged
 
 
-def find_spans(text: str, terms: list[str]) -> list[tuple[int, int]]:
-    """Non-overlapping spans of ``terms`` in ``text`` (original offsets)."""
-    n = normalize(text)
+def find_spans(text: str, terms: list[str], folded: Normalized | None = None) -> list[tuple[int, int]]:
+    """Non-overlapping spans of ``terms`` in ``text`` (original offsets);
+    ``folded``: ``normalize(text)``, when known."""
+    n = folded or normalize(text)
     return [n.to_original(s, e) for s, e in _spans(_occurrences(n.text, terms))]
 
 

@@ -22,7 +22,7 @@ import numpy as np
 
 from .analysis import char_tokens, data_lines, is_han, text_words
 from .query import MUST, NOT, SHOULD, Clause
-from .scoring import Postings, bm25, idf
+from .scoring import DENSE_SHARE, Postings, bm25, idf
 from .text import norm
 
 FOCUS_WINDOW = 20  # the best this many results are rescored by focus
@@ -260,10 +260,18 @@ class Matcher:
         covered = np.zeros(self.p.n, dtype=np.float32)
         total = 0.0
         for u, share in units.items():
-            here = by_synonym[u].copy() if u in by_synonym else np.zeros(self.p.n, dtype=bool)
-            here[self._unit_docs(clause, u)] = True
-            weight = share * idf(self.p.doc_count, int(np.count_nonzero(here)))
-            covered += here * np.float32(weight)
+            docs = self._unit_docs(clause, u)
+            if u in by_synonym:
+                here = by_synonym[u].copy()
+                here[docs] = True
+                weight = share * idf(self.p.doc_count, int(np.count_nonzero(here)))
+                covered += here * np.float32(weight)
+            else:  # a common character's documents are added as a cached vector
+                weight = share * idf(self.p.doc_count, docs.size)
+                if docs.size * DENSE_SHARE > self.p.n:
+                    covered += self.p.vector(("unit", u, clause.field), lambda: self.p.spread(docs, 1.0)) * np.float32(weight)
+                else:
+                    covered[docs] += np.float32(weight)
             total += weight
         return covered / total if total > 0 else covered
 

@@ -28,10 +28,12 @@ from .analysis import char_tokens, is_han
 from .codec import TextTermsReader
 from .postings import Part, encode
 from .schema import TEXT_FIELDS
-from .text import norm
+from .text import normalize
 
 _EMPTY = (np.zeros(0, np.int32), np.zeros(0, np.float32))
 HEADLINE_CHARS = 100  # an untitled record's headline: the start of its body
+DENSE_SHARE = 4  # a term in over 1/DENSE_SHARE of the documents is added as a vector
+DENSE_BYTES = 64 << 20  # at most this much memory for such vectors
 
 
 def _leaf_postings(reader, fieldname: str, text: str) -> tuple[np.ndarray, np.ndarray]:
@@ -96,6 +98,8 @@ class Postings:
         self._lengths: dict[str, tuple[np.ndarray, float]] = {}
         self._cache: OrderedDict[tuple, tuple[np.ndarray, np.ndarray]] = OrderedDict()
         self._cache_terms = cache_terms
+        self._dense: OrderedDict[tuple, np.ndarray] = OrderedDict()
+        self._dense_slots = max(1, DENSE_BYTES // (4 * max(self.n, 1)))
 
     @contextmanager
     def whoosh(self) -> Iterator[None]:
@@ -190,7 +194,9 @@ class Postings:
         if hit is not None:
             return hit
         stored = self.stored(docnum)
-        fname, text = ("title_chars" if stored.get("title") else "chars"), norm(headline_text(stored))
+        fname, folded = ("title_chars" if stored.get("title") else "chars"), normalize(headline_text(stored))
+        self.remember(("headline folded", docnum), folded)  # for its highlights
+        text = folded.text
         weights = {t: idf(self.doc_count, self.docs(fname, t).size) for t, *_ in char_tokens(text) if is_han(t)}
         return self.remember(key, (text, weights, sum(weights.values())))
 
@@ -229,6 +235,34 @@ class Postings:
         return self.remember(key, (docs, tf))
 
 
+    def vector(self, key: tuple, make) -> np.ndarray:
+        """A per-document float32 vector, made by ``make()`` and cached
+        apart from the posting lists, within ``DENSE_BYTES``: for terms in
+        many documents, adding a vector costs a fraction of scattering as
+        many postings."""
+        with self._cache_lock:
+            vec = self._dense.get(key)
+            if vec is not None:
+                self._dense.move_to_end(key)
+                return vec
+        vec = make()
+        with self._cache_lock:
+            self._dense[key] = vec
+            if len(self._dense) > self._dense_slots:
+                self._dense.popitem(last=False)
+        return vec
+
+    def spread(self, docs: np.ndarray, values: np.ndarray | float) -> np.ndarray:
+        """``values`` at ``docs``, 0 elsewhere, as a float32 vector."""
+        vec = np.zeros(self.n, dtype=np.float32)
+        vec[docs] = values
+        return vec
+
+    def dense(self, fieldname: str, text: str, k1: float, b: float) -> np.ndarray:
+        """:meth:`saturated` as a cached vector (:meth:`vector`)."""
+        return self.vector((fieldname, text, k1, b), lambda: self.spread(*self.saturated(fieldname, text, k1, b)))
+
+
 def headline_text(stored: dict) -> str:
     """What a result is shown as: its title, or the start of an untitled
     record's body."""
@@ -244,17 +278,33 @@ def bm25(postings: Postings, terms: list[tuple[str, str, float]], k1: float,
          b_of: dict[str, float], default_b: float) -> np.ndarray:
     """Sum over (field, term, weight) of weight * BM25(term in field).
 
-    All contributions are summed by one ``bincount``: a query touches some
-    10^5 postings and a scatter-add per term costs about twice as much."""
+    A query touches some 10^5 postings, most of them of a few terms in
+    most documents (a common character's): those are added as whole
+    vectors (:meth:`Postings.dense`), the rest summed by one ``bincount``
+    (a scatter-add per term costs about twice as much)."""
     n_docs = max(postings.doc_count, 1)
     docs_of, values = [], []
+    dense = None
     for fieldname, text, weight in terms:
-        docs, part = postings.saturated(fieldname, text, k1, b_of.get(fieldname, default_b))
-        if docs.size:
+        b = b_of.get(fieldname, default_b)
+        docs, part = postings.saturated(fieldname, text, k1, b)
+        if not docs.size:
+            continue
+        scale = np.float32(weight * idf(n_docs, docs.size))
+        if docs.size * DENSE_SHARE > postings.n:
+            vec = postings.dense(fieldname, text, k1, b)
+            if dense is None:
+                dense = vec * scale
+            else:
+                dense += vec * scale
+        else:
             docs_of.append(docs)
-            values.append(part * np.float32(weight * idf(n_docs, docs.size)))
+            values.append(part * scale)
     if not docs_of:
-        return np.zeros(postings.n, dtype=np.float32)
+        return np.zeros(postings.n, dtype=np.float32) if dense is None else dense
     # Concatenated straight into the types bincount works in (saves a copy of each).
-    return np.bincount(np.concatenate(docs_of, dtype=np.intp), weights=np.concatenate(values, dtype=np.float64),
-                       minlength=postings.n).astype(np.float32)
+    out = np.bincount(np.concatenate(docs_of, dtype=np.intp), weights=np.concatenate(values, dtype=np.float64),
+                      minlength=postings.n).astype(np.float32)
+    if dense is not None:
+        out += dense
+    return out

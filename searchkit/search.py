@@ -343,10 +343,10 @@ class SearchIndex:
         text, spans = snippet(stored.get("body", ""), terms, words) if snippets else ("", [])
         title = stored.get("title", "")
         headline = headline_text(stored)
+        lit = find_spans(headline, terms, self._postings.recall(("headline folded", docnum))) if snippets else []
         return Hit(id=stored["id"], kind=stored["kind"], title=title, score=score, date=stored.get("date"),
                    category=stored.get("category"), sources=list(stored.get("sources", [])), snippet=text,
-                   highlights=spans, title_highlights=find_spans(headline, terms) if snippets else [],
-                   url=stored.get("url"), headline=headline)
+                   highlights=spans, title_highlights=lit, url=stored.get("url"), headline=headline)
 
     @_in_use
     def get(self, doc_id: str) -> Document | None:

@@ -204,3 +204,23 @@ def test_a_url_in_a_query_is_words_not_a_field(seeds_search):
     res = seeds_search.search("https://www.example.com/医保卡 首次使用")
     assert res.total > 0 and "医保卡" in res.hits[0].title
     assert seeds_search.search("title:医保卡").total > 0  # known fields still work
+
+
+@pytest.mark.parametrize("query", ["二月闹", "医保卡怎么办", "北京 医保", "孩子发烧了吃什么药"])
+def test_common_terms_added_as_vectors_score_as_their_postings(seeds_index, monkeypatch, query):
+    """Terms in many documents are summed as cached per-document vectors,
+    the rest by scattering their postings: both ways give the same scores."""
+    import searchkit.ranking
+    import searchkit.scoring
+
+    def run(share):
+        for module in (searchkit.scoring, searchkit.ranking):
+            monkeypatch.setattr(module, "DENSE_SHARE", share)
+        with SearchIndex.open(seeds_index) as ix:
+            found = ix.search(query, limit=50, partial=True)
+            return found.total, found.partial, [(h.id, h.score) for h in found.hits]
+
+    vectors, postings = run(10 ** 9), run(0)  # every term as a vector; none
+    assert vectors[:2] == postings[:2] and len(vectors[2]) > 5
+    assert [i for i, _ in vectors[2]] == [i for i, _ in postings[2]]
+    assert [s for _, s in vectors[2]] == pytest.approx([s for _, s in postings[2]], rel=1e-5)
