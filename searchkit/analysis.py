@@ -31,7 +31,7 @@ from typing import Iterator
 import numpy as np
 from whoosh.analysis import Token, Tokenizer
 
-from .text import norm, normalize
+from .text import norm, normalize, normalize_checked
 
 # A Latin/digit run is one unit; any other letter (Han, kana, Hangul...) is one.
 _UNIT = re.compile(r"[a-z0-9]+|[^\W_]")
@@ -39,6 +39,7 @@ _WORDISH = re.compile(r"[^\W_]")
 _ASCII_RUN = re.compile(r"[a-z0-9]+")
 # What may join two Latin/digit units without breaking a phrase (covid-19, 1.5).
 _JOINERS = frozenset("-./+#_")
+SIMPLIFIED = "simplified"  # analyze()'s per-document flags: the body folds without t2s
 
 
 def _cache_dir() -> str:
@@ -276,15 +277,19 @@ def char_arrays(texts: list[str]) -> Tokens:
     return Tokens(docs.astype(np.int32), ids.astype(np.int32), terms)
 
 
-def analyze(rows: list[tuple[str, str, str]]) -> dict[str, Tokens]:
-    """Tokens of each indexed field for a batch of (title, headings, body).
+def analyze(rows: list[tuple[str, str, str]]) -> dict[str, Tokens | np.ndarray]:
+    """Tokens of each indexed field for a batch of (title, headings, body),
+    and under ``SIMPLIFIED`` which bodies fold without traditional-to-
+    simplified conversion (:func:`text.normalize_checked`).
 
     Runs in indexing worker processes: plain data in, plain data out."""
     titles = [norm(t) for t, _, _ in rows]
     headings = [norm(h) for _, h, _ in rows]
-    bodies = [norm(b) for _, _, b in rows]
+    checked = [normalize_checked(b) for _, _, b in rows]
+    bodies = [n.text for n, _ in checked]
     return {"title": word_arrays(titles), "headings": word_arrays(headings), "body": word_arrays(bodies),
-            "title_chars": char_arrays(titles), "chars": char_arrays(bodies)}
+            "title_chars": char_arrays(titles), "chars": char_arrays(bodies),
+            SIMPLIFIED: np.array([plain for _, plain in checked], dtype=bool)}
 
 
 # -- Whoosh analyzers ---------------------------------------------------------

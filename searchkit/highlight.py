@@ -101,11 +101,12 @@ def _within(positions: list[int], a: int, b: int) -> bool:
 
 
 def snippet(text: str, terms: list[str], words: list[tuple[str, float]] | None = None,
-            width: int = SNIPPET_CHARS) -> tuple[str, list[tuple[int, int]]]:
+            width: int = SNIPPET_CHARS, simplified: bool = False) -> tuple[str, list[tuple[int, int]]]:
     """About ``width`` characters of ``text`` around the passage that best
     covers the query's ``words`` (word, weight; default: the terms), and the
-    spans of ``terms`` relative to the snippet.  Line breaks become spaces."""
-    n = normalize(text)
+    spans of ``terms`` relative to the snippet.  Line breaks become spaces.
+    ``simplified``: as :func:`text.normalize` takes it."""
+    n = normalize(text, simplified)
     found = _occurrences(n.text, terms)
     spans = _spans(found)
     if not spans:

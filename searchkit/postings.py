@@ -14,7 +14,9 @@ footer's length as a little-endian u64.  Per field: the sorted terms as
 UTF-8 joined by newlines with their byte offsets and 8-byte prefixes (for a
 vectorized lookup), the posting offsets of each term, the (part-local)
 document numbers and term frequencies of every posting, and each
-document's length in tokens.
+document's length in tokens.  Per document: whether its body folds
+without traditional-to-simplified conversion (``doc.simplified``; absent in
+older parts, and false for documents Whoosh's own writer added).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from typing import Iterator
 
 import numpy as np
 
-from .analysis import Tokens
+from .analysis import SIMPLIFIED, Tokens
 
 MAGIC = b"SKP1"
 _ALIGN = 8
@@ -63,10 +65,11 @@ class Accumulator:
 
     def __init__(self, fields: tuple[str, ...]):
         self.fields = {name: _FieldRuns() for name in fields}
+        self.simplified: list[np.ndarray] = []
         self.ndocs = 0
         self.postings = 0
 
-    def add(self, tokens: dict[str, Tokens], ndocs: int) -> None:
+    def add(self, tokens: dict[str, Tokens | np.ndarray], ndocs: int) -> None:
         """Add a batch of ``ndocs`` documents analyzed by :func:`analysis.analyze`."""
         arrays = {}
         for name in self.fields:
@@ -75,7 +78,7 @@ class Accumulator:
             keys, tf = np.unique(t.docs.astype(np.int64) * width + t.ids, return_counts=True)
             arrays[name] = (t.terms, (keys % width).astype(np.int64), (keys // width).astype(np.int32),
                             tf, np.bincount(t.docs, minlength=ndocs)[:ndocs])
-        self.add_arrays(arrays, ndocs)
+        self.add_arrays(arrays, ndocs, tokens.get(SIMPLIFIED))
 
     def add_part(self, part: Part, live: np.ndarray) -> None:
         """Add the live documents of ``part`` (``live[i]``: keep its document
@@ -86,11 +89,13 @@ class Accumulator:
             terms, term_of, docs, tf, lengths = part.field_arrays(name)
             keep = live[docs]
             arrays[name] = (terms, term_of[keep], new_of[docs[keep]].astype(np.int32), tf[keep], lengths[live])
-        self.add_arrays(arrays, int(live.sum()))
+        self.add_arrays(arrays, int(live.sum()), part.simplified()[live])
 
-    def add_arrays(self, arrays: dict[str, FieldArrays], ndocs: int) -> None:
+    def add_arrays(self, arrays: dict[str, FieldArrays], ndocs: int, simplified: np.ndarray | None = None) -> None:
         """Add ``ndocs`` documents given as each field's arrays (fields not
-        given have no postings in them)."""
+        given have no postings in them) and their ``doc.simplified`` flags
+        (none: not known)."""
+        self.simplified.append(np.zeros(ndocs, bool) if simplified is None else np.asarray(simplified, bool))
         for name, runs in self.fields.items():
             terms, term_of, docs, tf, lengths = arrays.get(name) or ([], np.zeros(0, np.int64), np.zeros(0, np.int32),
                                                                     np.zeros(0, np.uint16), np.zeros(ndocs, np.uint32))
@@ -122,6 +127,10 @@ class Accumulator:
                     totals[name] = int(arr.sum())
                 put(arr.tobytes())
                 put(b"\0" * (-at % _ALIGN))
+        flags = np.concatenate(self.simplified) if self.simplified else np.zeros(0, bool)
+        index["doc.simplified"] = [flags.dtype.str, at, int(flags.size)]
+        put(flags.tobytes())
+        put(b"\0" * (-at % _ALIGN))
         head = json.dumps({"ndocs": self.ndocs, "arrays": index}).encode("utf-8")
         put(head + struct.pack("<Q", len(head)))
         return totals
@@ -204,6 +213,12 @@ class Part:
 
     def lengths(self, fieldname: str) -> np.ndarray:
         return self._arrays[f"{fieldname}.len"]
+
+    def simplified(self) -> np.ndarray:
+        """Per document: does its body fold without traditional-to-
+        simplified conversion (false where not known)?"""
+        flags = self._arrays.get("doc.simplified")
+        return flags if flags is not None and flags.size == self.ndocs else np.zeros(self.ndocs, bool)
 
     def encoded_terms(self, fieldname: str) -> list[bytes]:
         blob = self._arrays[f"{fieldname}.blob"].tobytes()

@@ -88,6 +88,9 @@ class Postings:
             elif reader.doc_count_all():
                 self._foreign.append((reader, offset))
         self.n = searcher.doc_count_all()
+        self.simplified = np.zeros(self.n, dtype=bool)  # a body normalize() may fold simplified=True
+        for part, offset in self.parts:
+            self.simplified[offset:offset + part.ndocs] = part.simplified()
         self.live = np.ones(self.n, dtype=bool)
         for reader, offset in self.leaves:
             if reader.has_deletions():

@@ -340,7 +340,8 @@ class SearchIndex:
     def _hit(self, docnum: int, score: float, terms: list[str], snippets: bool,
              words: list[tuple[str, float]] | None = None) -> Hit:
         stored = self._postings.stored(docnum)
-        text, spans = snippet(stored.get("body", ""), terms, words) if snippets else ("", [])
+        simplified = bool(self._postings.simplified[docnum])
+        text, spans = snippet(stored.get("body", ""), terms, words, simplified=simplified) if snippets else ("", [])
         title = stored.get("title", "")
         headline = headline_text(stored)
         lit = find_spans(headline, terms, self._postings.recall(("headline folded", docnum))) if snippets else []

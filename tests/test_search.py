@@ -224,3 +224,40 @@ def test_common_terms_added_as_vectors_score_as_their_postings(seeds_index, monk
     assert vectors[:2] == postings[:2] and len(vectors[2]) > 5
     assert [i for i, _ in vectors[2]] == [i for i, _ in postings[2]]
     assert [s for _, s in vectors[2]] == pytest.approx([s for _, s in postings[2]], rel=1e-5)
+
+
+def test_snippets_fold_in_full_the_bodies_the_index_marks_traditional(tmp_path):
+    """The index records which bodies need no traditional-to-simplified
+    conversion, and snippets skip it for those only: a traditional body,
+    or one where only a phrase converts (回覆 -> 回复), still lights up
+    the simplified query.  Whoosh's own merge does not know the flags:
+    every body is then folded in full, with the same snippets."""
+    from whoosh import index as whoosh_index
+
+    from searchkit.codec import SearchkitCodec
+    from searchkit.layout import current_generation
+
+    docs = [("t1", "醫保卡遺失", "醫保卡遺失了怎麼辦？請先掛失醫保卡，再補辦。"),
+            ("s1", "医保卡丢了", "医保卡丢了怎么办？先挂失医保卡，再补办。"),
+            ("p1", "问医生", "我的回覆能给您帮助吗？")]
+    f = tmp_path / "docs.jsonl"
+    f.write_text("\n".join(json.dumps({"id": i, "title": t, "text": x}, ensure_ascii=False) for i, t, x in docs),
+                 encoding="utf-8")
+    index_dir = str(tmp_path / "index")
+    build_index([str(f)], index_dir)
+
+    def check(flags):
+        with SearchIndex.open(index_dir) as ix:
+            assert flags == {ix._postings.stored(d)["id"]: bool(ix._postings.simplified[d])
+                             for d in range(ix._postings.n)}
+            hits = {h.id: h for h in ix.search("医保卡 挂失").hits}
+            for hit in (hits["t1"], hits["s1"]):
+                assert [hit.snippet[s:e] for s, e in hit.highlights][:2] in (["醫保卡", "掛失"], ["医保卡", "挂失"])
+            (reply,) = ix.search("回复").hits
+            assert [reply.snippet[s:e] for s, e in reply.highlights] == ["回覆"]
+
+    check({"t1": False, "s1": True, "p1": False})
+    wix = whoosh_index.open_dir(current_generation(index_dir))
+    wix.writer(codec=SearchkitCodec()).commit(optimize=True)
+    wix.close()
+    check({"t1": False, "s1": False, "p1": False})
