@@ -76,28 +76,22 @@ def _best_window(hay: str, spans: list[tuple[int, int]], words: list[tuple[str, 
     lit = [0]
     for s, e in spans:
         lit.append(lit[-1] + e - s)
-    # Each word in turn: where it occurs whole and the offset of its last
-    # character, or where each of its characters does when it never is whole.
-    plan = [(weight, whole[w], len(w) - 1, [] if whole[w] else [chars[c] for c in set(w)]) for w, weight in words]
-    best_start, best_score = starts[0], -1.0
-    for a in starts:
-        b = a + width
-        score = 1e-3 * (lit[bisect_left(span_starts, b)] - lit[bisect_left(span_starts, a)])
-        for weight, at, last, each in plan:
-            if at:
+    score = [1e-3 * (lit[bisect_left(span_starts, a + width)] - lit[bisect_left(span_starts, a)]) for a in starts]
+    # Each word in turn: where it occurs whole (starting early enough to end
+    # inside), or else where each of its characters does.
+    for w, weight in words:
+        if whole[w]:
+            rows = [(whole[w], width - len(w) + 1, weight)]
+        else:
+            each = set(w)
+            rows = [(chars[c], width, weight * 0.5 / len(each)) for c in each]
+        for at, reach, gain in rows:
+            for k, a in enumerate(starts):
                 i = bisect_left(at, a)
-                if i < len(at) and at[i] < b - last:
-                    score += weight
-            else:
-                score += weight * 0.5 * sum(_within(p, a, b) for p in each) / len(each)
-        if score > best_score + 1e-9:
-            best_start, best_score = a, score
-    return best_start
-
-
-def _within(positions: list[int], a: int, b: int) -> bool:
-    i = bisect_left(positions, a)
-    return i < len(positions) and positions[i] < b
+                if i < len(at) and at[i] < a + reach:
+                    score[k] += gain
+    best = max(score)
+    return next(a for a, sc in zip(starts, score) if sc > best - 1e-9)
 
 
 def snippet(text: str, terms: list[str], words: list[tuple[str, float]] | None = None,
