@@ -1,8 +1,9 @@
 """searchkit's Whoosh codec: the text fields' postings as memory-mapped arrays.
 
 Whoosh's W3 codec keeps everything per document (stored fields, id-like
-fields, columns, deletions); the text fields (:data:`schema.TEXT_FIELDS`)
-are written and read here, in the part files of :mod:`searchkit.postings`.
+fields, columns, deletions; :mod:`searchkit.perdoc` stores fields
+unzipped); the text fields (:data:`schema.TEXT_FIELDS`) are written and
+read here, in the part files of :mod:`searchkit.postings`.
 Each segment records its codec in Whoosh's table of segments, so
 ``whoosh.index.open_dir`` reads an index with this codec, and Whoosh's
 searcher, highlighter, lexicon, writer and merges work on these postings
@@ -19,18 +20,17 @@ copy the parts and keep them from being mapped in place.
 
 from __future__ import annotations
 
-import mmap
-import os
 from bisect import bisect_left
 from itertools import chain
 
 import numpy as np
 from whoosh.codec import base
-from whoosh.codec.whoosh3 import W3Codec, W3PerDocReader, W3Segment
+from whoosh.codec.whoosh3 import W3Codec, W3Segment
 from whoosh.reading import TermInfo, TermNotFound
 
 from .matching import ArrayMatcher
-from .postings import Accumulator, Part, PartError
+from .perdoc import TextPerDocReader, TextPerDocWriter, segment_lengths
+from .postings import Accumulator, Part, open_parts
 from .schema import TEXT_FIELDS
 
 PART_EXT = ".skp"
@@ -41,56 +41,18 @@ _EMPTY = (np.zeros(0, np.int64), np.zeros(0, np.float32))
 class TextSegment(W3Segment):
     """A W3 segment that also lists its text postings' part files."""
 
+    raw_stored = False  # what a segment pickled by an older version, without the attribute, has
+
     def __init__(self, codec, indexname, doccount=0, segid=None, deleted=None):
         super().__init__(codec, indexname, doccount, segid, deleted)
         self.parts: list[tuple[int, int]] = []  # (first document, documents) of part file n
+        self.raw_stored = True  # stored fields in RAW_STORED, not W3's column
 
     def should_assemble(self) -> bool:
         return False
 
     def part_name(self, n: int) -> str:
         return self.make_filename(f".{n}{PART_EXT}")
-
-
-def _read(storage, name: str):
-    """A part file's bytes: mapped read-only where the storage is a folder."""
-    folder = getattr(storage, "folder", None)
-    if folder is None:
-        with storage.open_file(name) as f:
-            return f.read()
-    with open(os.path.join(folder, name), "rb") as f:
-        try:
-            return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
-        except ValueError:
-            raise PartError(f"{name} is empty") from None
-
-
-def open_parts(storage, segment) -> list[Part]:
-    """The part files of a segment, in document order, checked against
-    what the segment says they hold."""
-    parts = []
-    try:
-        for n, (start, ndocs) in enumerate(getattr(segment, "parts", ())):
-            part = Part(_read(storage, segment.part_name(n)), start, segment.part_name(n))
-            parts.append(part)
-            if part.ndocs != ndocs:
-                raise PartError(f"{part.name} holds {part.ndocs} documents, not {ndocs}")
-    except BaseException:
-        for part in parts:
-            part.close()
-        raise
-    return sorted(parts, key=lambda p: p.start)
-
-
-def segment_lengths(parts: list[Part], fieldname: str, ndocs: int) -> tuple[np.ndarray, np.ndarray]:
-    """Each document's length in a text field, and which documents the
-    parts cover."""
-    lengths = np.zeros(ndocs, dtype=np.uint32)
-    covered = np.zeros(ndocs, dtype=bool)
-    for p in parts:
-        lengths[p.start:p.start + p.ndocs] = p.lengths(fieldname)
-        covered[p.start:p.start + p.ndocs] = True
-    return lengths, covered
 
 
 class SearchkitCodec(W3Codec):
@@ -104,6 +66,9 @@ class SearchkitCodec(W3Codec):
 
     def terms_reader(self, storage, segment):
         return TextTermsReader(super().terms_reader(storage, segment), segment, open_parts(storage, segment))
+
+    def per_document_writer(self, storage, segment):
+        return TextPerDocWriter(self, storage, segment)
 
     def per_document_reader(self, storage, segment):
         return TextPerDocReader(storage, segment)
@@ -338,53 +303,6 @@ class TextTermsReader(base.TermsReader):
         self._child.close()
         for p in self.parts:
             p.close()
-
-
-class TextPerDocReader(W3PerDocReader):
-    """W3's per-document reader, with the text fields' exact lengths from
-    the part files (the bulk path gives W3 none)."""
-
-    def __init__(self, storage, segment):
-        super().__init__(storage, segment)
-        self._text: dict[str, tuple[np.ndarray, np.ndarray]] | None = None
-
-    def _text_lengths(self, fieldname: str) -> tuple[np.ndarray, np.ndarray] | None:
-        if fieldname not in TEXT_FIELDS or not getattr(self._segment, "parts", None):
-            return None
-        if self._text is None:
-            parts = open_parts(self._storage, self._segment)
-            try:
-                self._text = {f: segment_lengths(parts, f, self._doccount) for f in TEXT_FIELDS}
-            finally:
-                for p in parts:
-                    p.close()
-        return self._text[fieldname]
-
-    def doc_field_length(self, docnum, fieldname, default=0):
-        ours = self._text_lengths(fieldname)
-        if ours is not None and ours[1][docnum]:
-            return int(ours[0][docnum])
-        return super().doc_field_length(docnum, fieldname, default)
-
-    def doc_field_length_reader(self, fieldname, default=0):
-        ours = self._text_lengths(fieldname)
-        if ours is None:
-            return super().doc_field_length_reader(fieldname, default)
-        lengths, covered = ours
-        theirs = super().doc_field_length_reader(fieldname, default)
-        return lambda docnum: int(lengths[docnum]) if covered[docnum] else theirs(docnum)
-
-    def min_field_length(self, fieldname):
-        ours = self._text_lengths(fieldname)
-        if ours is None or not ours[1].all() or not ours[0].size:
-            return super().min_field_length(fieldname)
-        return int(ours[0].min())
-
-    def max_field_length(self, fieldname):
-        ours = self._text_lengths(fieldname)
-        if ours is None or not ours[1].all() or not ours[0].size:
-            return super().max_field_length(fieldname)
-        return int(ours[0].max())
 
 
 def cancel(writer) -> None:

@@ -22,6 +22,8 @@ older parts, and false for documents Whoosh's own writer added).
 from __future__ import annotations
 
 import json
+import mmap
+import os
 import struct
 from dataclasses import dataclass, field
 from typing import Iterator
@@ -256,3 +258,33 @@ class Part:
                 close()
             except BufferError:
                 pass  # arrays handed out still view the map; it closes when they go
+
+
+def _read(storage, name: str):
+    """A part file's bytes: mapped read-only where the storage is a folder."""
+    folder = getattr(storage, "folder", None)
+    if folder is None:
+        with storage.open_file(name) as f:
+            return f.read()
+    with open(os.path.join(folder, name), "rb") as f:
+        try:
+            return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        except ValueError:
+            raise PartError(f"{name} is empty") from None
+
+
+def open_parts(storage, segment) -> list[Part]:
+    """The part files of a segment, in document order, checked against
+    what the segment says they hold."""
+    parts = []
+    try:
+        for n, (start, ndocs) in enumerate(getattr(segment, "parts", ())):
+            part = Part(_read(storage, segment.part_name(n)), start, segment.part_name(n))
+            parts.append(part)
+            if part.ndocs != ndocs:
+                raise PartError(f"{part.name} holds {part.ndocs} documents, not {ndocs}")
+    except BaseException:
+        for part in parts:
+            part.close()
+        raise
+    return sorted(parts, key=lambda p: p.start)

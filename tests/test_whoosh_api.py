@@ -179,3 +179,42 @@ def test_documents_written_through_whoosh_keep_exact_lengths(index_copy):
         p = ix._postings
         doc = int(p.docs("id", "long")[0])
         assert p.lengths("chars")[doc] == 1001  # 501 unigrams and 500 bigrams, not W3's one-byte rounding
+
+
+def test_stored_fields_are_kept_unzipped_and_older_zipped_ones_still_read(seeds_search, tmp_path, monkeypatch):
+    """Segments keep stored fields pickled as they are (W3 zlibs each
+    document's, slow to undo for little gain on Chinese text); segments of
+    an index built before that, which say nothing, are read as W3's."""
+    import glob
+    import os
+
+    from searchkit import codec
+
+    def stored_bytes(index_dir):
+        return sum(os.path.getsize(f) for f in glob.glob(os.path.join(index_dir, "*", "*_stored.col")))
+
+    real_init = codec.TextSegment.__init__
+
+    def older(self, *args, **kwargs):
+        real_init(self, *args, **kwargs)
+        del self.raw_stored  # as a segment pickled by an older version
+
+    monkeypatch.setattr(codec.TextSegment, "__init__", older)
+    old_dir = str(tmp_path / "old")
+    from conftest import SEEDS
+
+    build_index([str(SEEDS)], old_dir)
+    monkeypatch.setattr(codec.TextSegment, "__init__", real_init)
+    assert 0 < stored_bytes(old_dir) < stored_bytes(seeds_search.index_dir) * 0.8
+    with SearchIndex.open(old_dir) as old:
+        for query in ("二月闹", "医保卡怎么办", "北京 医保"):
+            got, want = old.search(query), seeds_search.search(query)
+            assert [(h.id, h.snippet, h.highlights) for h in got.hits] == \
+                [(h.id, h.snippet, h.highlights) for h in want.hits]
+    ix = whoosh_index.open_dir(current_generation(seeds_search.index_dir))
+    with ix.searcher() as s:  # plain Whoosh reads the unzipped ones
+        stored = list(s.all_stored_fields())
+        assert len(stored) == sum(seeds_search.stats().documents.values())
+        for d in stored[:5]:
+            assert d["body"] == seeds_search.get(d["id"]).body
+    ix.close()
