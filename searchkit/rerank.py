@@ -167,16 +167,17 @@ def _near_missing(q: QueryProfile, heads: list[Headline], held: np.ndarray) -> n
     Lexical coverage counts 眼皮老是痒 as missing 睑 of 眼睑老是痒; this sees
     that 皮 stands in for it.  A small product per headline: one for the
     whole window is big enough for BLAS to wake its threads, which costs more."""
-    out = np.zeros(len(heads))
     if not q.known.size:
-        return out
+        return np.zeros(len(heads))
     weights = q.char_idf[q.known]
     lacks = held[:, q.known] == 0
-    missed = lacks @ weights
+    nearest = np.zeros(lacks.shape, dtype=np.float32)
     for i, h in enumerate(heads):
         if h.vectors.shape[0]:
-            out[i] = (q.vectors @ h.vectors.T).max(axis=1) @ (lacks[i] * weights) / missed[i] if missed[i] else 1.0
-    return out
+            nearest[i] = (q.vectors @ h.vectors.T).max(axis=1)
+    missed = lacks @ weights
+    has = np.array([h.vectors.shape[0] > 0 for h in heads], dtype=np.float64)
+    return np.where(missed > 0, (lacks * nearest) @ weights / np.where(missed > 0, missed, 1.0), has)
 
 
 class Trees:
