@@ -9,7 +9,7 @@ import pytest
 from searchkit import SearchIndex
 from searchkit.indexer import build_index
 from searchkit.query import parse_query
-from searchkit.rerank import FEATURES, Trees, shipped
+from searchkit.rerank import FEATURES, Trees, char_vectors, shipped
 
 # Real titles of the shared KUAKE corpus, about one complaint.
 TITLES = ["突然头晕是怎么回事", "老是突然头晕怎么回事啊", "头晕恶心想吐怎么办", "头晕吃什么药好",
@@ -75,3 +75,14 @@ def test_features_describe_text_not_which_document_it_is(tmp_path):
     # The title that is the query's complaint and question, and asks nothing else, covers it all.
     best = first["突然头晕是怎么回事"]
     assert best[FEATURES.index("query_chars")] == pytest.approx(1.0) and best[FEATURES.index("kinds_both")] == 1.0
+    assert best[FEATURES.index("near_missing")] == 1.0  # it lacks no query character
+    # 突然眩晕是怎么回事 lacks 头 of 头晕: how close its nearest character comes, below an exact match.
+    assert 0.0 < first["突然眩晕是怎么回事"][FEATURES.index("near_missing")] < 1.0
+
+
+def test_character_vectors_put_characters_used_alike_close():
+    at, vectors = char_vectors()
+    cosine = lambda a, b: float(vectors[at[a]] @ vectors[at[b]])  # noqa: E731
+    assert cosine("疼", "痛") > 0.6 > 0.2 > cosine("疼", "猫")
+    assert cosine("肚", "腹") > 0.3 > cosine("肚", "猫")
+    assert np.all(np.linalg.norm(vectors, axis=1) <= 1.0 + 1e-3)

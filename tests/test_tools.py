@@ -1,5 +1,5 @@
-"""The training tools (tools/): synonym mining and ranking weight fitting,
-on the team's judged queries."""
+"""The training tools (tools/): synonym mining, ranking weight and reranker
+fitting on the team's judged queries, character vectors from unlabelled text."""
 
 import dataclasses
 import json
@@ -80,3 +80,17 @@ def test_train_rerank_writes_a_model_search_walks_like_lightgbm(corpus_index, tm
     doc = json.loads(out.read_text(encoding="utf-8"))
     assert doc["features"] == list(FEATURES) and len(doc["metrics"]["dev_after"]) == 3
     assert len(doc["trees"]["value"]) == train_rerank.ROUNDS
+
+
+def test_train_char_vectors_writes_unit_vectors_of_frequent_characters(tmp_path):
+    import numpy as np
+    import train_char_vectors
+
+    out = tmp_path / "chars.npz"
+    assert train_char_vectors.main([str(shared_path("corpus", "corpus.jsonl")), "--out", str(out)]) == 0
+    z = np.load(out)
+    chars, vectors = z["chars"].tolist(), z["vectors"].astype(np.float32)
+    assert len(set(chars)) == len(chars) > 1000 and vectors.shape == (len(chars), train_char_vectors.DIM)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-2)
+    close = lambda a, b: float(vectors[chars.index(a)] @ vectors[chars.index(b)])  # noqa: E731
+    assert close("疼", "痛") > close("疼", "猫")
