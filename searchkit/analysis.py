@@ -226,6 +226,8 @@ class Tokens:
     terms: list[str]
 
 
+Analyzed = dict[str, Tokens | np.ndarray]  # what analyze() returns
+
 def word_arrays(texts: list[str]) -> Tokens:
     """:func:`word_terms` of each normalized text, as arrays."""
     terms: list[str] = []
@@ -277,7 +279,7 @@ def char_arrays(texts: list[str]) -> Tokens:
     return Tokens(docs.astype(np.int32), ids.astype(np.int32), terms)
 
 
-def analyze(rows: list[tuple[str, str, str]]) -> dict[str, Tokens | np.ndarray]:
+def analyze(rows: list[tuple[str, str, str]]) -> Analyzed:
     """Tokens of each indexed field for a batch of (title, headings, body),
     and under ``SIMPLIFIED`` which bodies fold without traditional-to-
     simplified conversion (:func:`text.normalize_checked`).

@@ -22,7 +22,7 @@ from dataclasses import astuple, dataclass, field
 from typing import Callable, Iterator
 
 from . import sources as src
-from .analysis import Tokens, analyze
+from .analysis import Analyzed, analyze
 from .codec import SearchkitCodec, cancel, merge_segment
 from .errors import IndexUnreadableError, SkippedInputError
 from .facets import places_in
@@ -111,7 +111,7 @@ def _worker_started() -> None:
         pass
 
 
-def _analyzed(records: list[Record], pool) -> Iterator[tuple[list[Record], dict[str, Tokens]]]:
+def _analyzed(records: list[Record], pool) -> Iterator[tuple[list[Record], Analyzed]]:
     """Batches of records with their tokens, in order; analysis (jieba)
     dominates a build, so large ones go to the worker processes.  Consumes
     ``records``: a batch is let go once indexed, to bound memory."""

@@ -30,7 +30,7 @@ from typing import Iterator
 
 import numpy as np
 
-from .analysis import SIMPLIFIED, Tokens
+from .analysis import SIMPLIFIED, Analyzed
 
 MAGIC = b"SKP1"
 _ALIGN = 8
@@ -71,7 +71,7 @@ class Accumulator:
         self.ndocs = 0
         self.postings = 0
 
-    def add(self, tokens: dict[str, Tokens | np.ndarray], ndocs: int) -> None:
+    def add(self, tokens: Analyzed, ndocs: int) -> None:
         """Add a batch of ``ndocs`` documents analyzed by :func:`analysis.analyze`."""
         arrays = {}
         for name in self.fields:
