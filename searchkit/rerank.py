@@ -64,11 +64,16 @@ def char_vectors() -> tuple[dict[str, int], np.ndarray]:
         return {ch: i for i, ch in enumerate(z["chars"].tolist())}, z["vectors"].astype(np.float32)
 
 
-def _vectors(chars: Iterable[str]) -> tuple[tuple[str, ...], np.ndarray]:
-    """Those of ``chars`` that have a vector, and their vectors."""
-    at, vec = char_vectors()
+def _vector_rows(chars: Iterable[str]) -> tuple[tuple[str, ...], np.ndarray]:
+    """Those of ``chars`` that have a vector, and their rows in :func:`char_vectors`."""
+    at = char_vectors()[0]
     known = tuple(ch for ch in chars if ch in at)
-    return known, vec[[at[ch] for ch in known]]
+    return known, np.array([at[ch] for ch in known], dtype=np.int64)
+
+
+# Above this many multiply-adds a matrix product runs on BLAS's threads, which
+# on shared cores costs more than it saves (OpenBLAS: 4 * 65536).
+_ONE_THREAD = 4 * 65536
 
 
 @dataclass(frozen=True)
@@ -96,7 +101,7 @@ class Headline:
     han: int  # how many Han characters it has
     stops: frozenset[str]  # its question and function words (:func:`question_words`)
     kinds: int
-    vectors: np.ndarray  # of its distinct Han characters that have one (:func:`char_vectors`)
+    rows: np.ndarray  # of its distinct Han characters that have a vector, their rows (:func:`char_vectors`)
 
 
 def query_profile(postings: Postings, clauses: list[Clause]) -> QueryProfile:
@@ -106,12 +111,12 @@ def query_profile(postings: Postings, clauses: list[Clause]) -> QueryProfile:
     syn = synonyms()
     n = postings.doc_count
     char_idf = np.array([idf(n, postings.docs("chars", ch).size) for ch in chars])
-    known, vectors = _vectors(chars)
+    known, rows = _vector_rows(chars)
     return QueryProfile(
         chars=chars, char_idf=char_idf, words=tuple((w, *syn.get(w, ())) for w in words),
         word_idf=np.array([idf(n, postings.docs("body", w).size) for w in words]),
         stops=question_words(text), kinds=kinds(text),
-        known=np.array([chars.index(ch) for ch in known], dtype=np.int64), vectors=vectors)
+        known=np.array([chars.index(ch) for ch in known], dtype=np.int64), vectors=char_vectors()[1][rows])
 
 
 def headline(postings: Postings, docnum: int) -> Headline:
@@ -126,7 +131,7 @@ def headline(postings: Postings, docnum: int) -> Headline:
         first.setdefault(ch, i)
     return postings.remember(key, Headline(text=text, weights=weights, total=total, first=first, han=len(han),
                                            stops=question_words(text), kinds=kinds(text),
-                                           vectors=_vectors(weights)[1]))
+                                           rows=_vector_rows(weights)[1]))
 
 
 def _share(held: list[list[float]] | np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -147,9 +152,15 @@ def features(q: QueryProfile, heads: list[Headline], scores: np.ndarray) -> np.n
                            dtype=np.float64).reshape(n, len(q.chars))
     x[:, 1] = _share(idf_in_head, q.char_idf)
     x[:, 2] = idf_in_head.sum(axis=1) / np.array([h.total or 1.0 for h in heads])
-    x[:, 3] = _share([[any(w in h.text for w in alts) for alts in q.words] for h in heads], q.word_idf)
+    x[:, 3] = _share([[alts[0] in h.text or (len(alts) > 1 and any(w in h.text for w in alts[1:]))
+                       for alts in q.words] for h in heads], q.word_idf)
     x[:, 4] = [len(h.stops - q.stops) for h in heads]
-    x[:, 5] = [min((h.first.get(ch, h.han) for ch in q.chars), default=h.han) / (h.han or 1) for h in heads]
+    han = np.array([h.han for h in heads], dtype=np.float64)
+    if q.chars:  # where the first query character occurs, as a share of the Han characters
+        first = np.array([[h.first.get(ch, h.han) for ch in q.chars] for h in heads], dtype=np.float64)
+        x[:, 5] = first.min(axis=1) / np.maximum(han, 1)
+    else:
+        x[:, 5] = han / np.maximum(han, 1)
     x[:, 6] = [len(h.text) for h in heads]
     both = [(q.kinds & h.kinds).bit_count() for h in heads]
     x[:, 7] = both
@@ -165,18 +176,23 @@ def _near_missing(q: QueryProfile, heads: list[Headline], held: np.ndarray) -> n
     the idf-weighted mean of how close the headline's nearest character is
     (cosine); 1 when it lacks none, 0 when either side has no vectors.
     Lexical coverage counts 眼皮老是痒 as missing 睑 of 眼睑老是痒; this sees
-    that 皮 stands in for it.  A small product per headline: one for the
-    whole window is big enough for BLAS to wake its threads, which costs more."""
+    that 皮 stands in for it.  One product with the window's characters,
+    in pieces small enough to stay on one thread (:data:`_ONE_THREAD`)."""
     if not q.known.size:
         return np.zeros(len(heads))
     weights = q.char_idf[q.known]
     lacks = held[:, q.known] == 0
     nearest = np.zeros(lacks.shape, dtype=np.float32)
-    for i, h in enumerate(heads):
-        if h.vectors.shape[0]:
-            nearest[i] = (q.vectors @ h.vectors.T).max(axis=1)
+    sizes = np.array([h.rows.size for h in heads])
+    has = sizes > 0
+    if has.any():
+        rows, at = np.unique(np.concatenate([h.rows for h in heads]), return_inverse=True)
+        vectors = char_vectors()[1]
+        step = max(1, _ONE_THREAD // q.vectors.size)
+        cosine = np.concatenate([q.vectors @ vectors[rows[i:i + step]].T for i in range(0, rows.size, step)], axis=1)
+        starts = np.cumsum(sizes[has]) - sizes[has]
+        nearest[has] = np.maximum.reduceat(cosine[:, at], starts, axis=1).T
     missed = lacks @ weights
-    has = np.array([h.vectors.shape[0] > 0 for h in heads], dtype=np.float64)
     return np.where(missed > 0, (lacks * nearest) @ weights / np.where(missed > 0, missed, 1.0), has)
 
 
