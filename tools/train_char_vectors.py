@@ -12,7 +12,7 @@ each other are counted (weighted by 1/distance), and the positive PMI of
 those counts (context counts smoothed to the power ``ALPHA``) is reduced to
 ``DIM`` dimensions by a truncated SVD (Levy & Goldberg's PPMI-SVD).  Rows are
 scaled to unit length, so a dot product is a cosine.  Deterministic for the
-same inputs and BLAS.
+same inputs (signs made canonical: they vary across BLAS builds).
 """
 
 from __future__ import annotations
@@ -74,6 +74,9 @@ def vectors(runs: list[str]) -> tuple[list[str], np.ndarray]:
     keep = pmi > 0
     ppmi = sp.csr_matrix((pmi[keep], (m.row[keep], m.col[keep])), shape=(size, size))
     u, s, _ = svds(ppmi, k=DIM, random_state=0)
+    # A singular vector's sign is arbitrary (it differs across BLAS builds):
+    # make each column's largest entry positive, so the file is the same.
+    u *= np.sign(u[np.abs(u).argmax(axis=0), np.arange(u.shape[1])])
     vec = u * np.sqrt(s)
     return chars, vec / (np.linalg.norm(vec, axis=1, keepdims=True) + 1e-9)
 
