@@ -24,6 +24,7 @@ from typing import Callable, Iterator
 from . import sources as src
 from .analysis import Analyzed, analyze
 from .codec import SearchkitCodec, cancel, merge_segment
+from .perdoc import hold_stored_fields
 from .errors import IndexUnreadableError, SkippedInputError
 from .facets import places_in
 from .layout import (GEN_PREFIX, POINTER, check_index_dir, clean_leftovers, default_index_dir, fsync_dir,
@@ -279,7 +280,7 @@ def _update(index_dir: str, paths: dict[str, str], pointer: dict, report: BuildR
         # Open every segment and its part files: a damaged index is refused
         # (or, with nothing to do, reported), never extended.
         with ix.reader() as reader:  # opening a segment's reader maps its part files
-            reader.doc_count_all()
+            hold_stored_fields(reader)
     except damaged as e:
         raise refuse(e) from None
     if not changed and not removed:

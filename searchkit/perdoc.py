@@ -33,6 +33,18 @@ class TextPerDocWriter(W3PerDocWriter):
         super()._create_column(fieldname, stored_column(self._segment) if fieldname == "_stored" else column)
 
 
+def hold_stored_fields(reader) -> None:
+    """Open every segment's stored-fields column now, while its files are
+    there: Whoosh opens it at first use, and an update that merges a
+    segment away deletes its files.  FileNotFoundError when one is gone."""
+    for leaf, _ in reader.leaf_readers():
+        if leaf.doc_count_all():
+            try:
+                leaf.stored_fields(0)
+            except TypeError:  # how W3's own segments say it
+                raise FileNotFoundError("a segment's stored fields are missing") from None
+
+
 def segment_lengths(parts: list[Part], fieldname: str, ndocs: int) -> tuple[np.ndarray, np.ndarray]:
     """Each document's length in a text field, and which documents the
     parts cover."""
@@ -54,7 +66,9 @@ class TextPerDocReader(W3PerDocReader):
 
     def stored_fields(self, docnum):
         reader = self._cached_reader("_stored", stored_column(self._segment))
-        return (reader[docnum] if reader is not None else None) or {}
+        if reader is None:  # the file is gone (as after a merge deleted it): W3 fails too, by a TypeError
+            raise FileNotFoundError(f"the stored fields of segment {self._segment.segment_id()} are missing")
+        return reader[docnum] or {}
 
     def _text_lengths(self, fieldname: str) -> tuple[np.ndarray, np.ndarray] | None:
         if fieldname not in TEXT_FIELDS or not getattr(self._segment, "parts", None):

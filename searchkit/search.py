@@ -29,6 +29,7 @@ from .facets import FacetIndex, parse_date
 from .highlight import find_spans, snippet
 from .layout import current_generation, default_index_dir
 from .pages import KINDS
+from .perdoc import hold_stored_fields
 from .postings import PartError
 from .query import NOT, SHOULD, Clause, parse_query
 from .ranking import (Matcher, Ranking, highlight_terms, phrase_parts, query_words, relax, requires, stopwords,
@@ -118,14 +119,7 @@ class SearchIndex:
         ix = whoosh_index.open_dir(self._gen_dir)
         searcher = ix.searcher()
         try:
-            for reader, _ in searcher.reader().leaf_readers():
-                # Whoosh opens a segment's stored column on first use: open it
-                # now, while the segment's files are there, and hold it.
-                if reader.doc_count_all():
-                    try:
-                        reader.stored_fields(0)
-                    except TypeError:  # Whoosh's way of saying the column file is gone
-                        raise FileNotFoundError("a segment's stored fields are missing") from None
+            hold_stored_fields(searcher.reader())
             postings = Postings(searcher)
         except BaseException:
             searcher.close()

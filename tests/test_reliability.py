@@ -166,7 +166,7 @@ def test_awkward_files_are_reported_and_the_rest_indexed(seeds_copy, tmp_path, m
         assert ix.search("截断的页面").hits[0].title == "截断的页面"
 
 
-@pytest.mark.parametrize("suffix", [".skp", ".trm"])
+@pytest.mark.parametrize("suffix", [".skp", ".trm", "_stored.col"])
 def test_missing_segment_file_says_rebuild(seeds_copy, tmp_path, suffix):
     idx = str(tmp_path / "ix")
     build_index([str(seeds_copy)], idx)
