@@ -269,7 +269,8 @@ class Matcher:
             else:  # a common character's documents are added as a cached vector
                 weight = share * idf(self.p.doc_count, docs.size)
                 if docs.size * DENSE_SHARE > self.p.n:
-                    covered += self.p.vector(("unit", u, clause.field), lambda: self.p.spread(docs, 1.0)) * np.float32(weight)
+                    held = self.p.vector(("unit", u, clause.field), lambda: self.p.spread(docs, 1.0))
+                    covered += held * np.float32(weight)
                 else:
                     covered[docs] += np.float32(weight)
             total += weight

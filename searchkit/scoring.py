@@ -237,7 +237,6 @@ class Postings:
             return self.remember(key, (docs, (tf * (k1 + 1.0) / (tf + k1 * scale)).astype(np.float32)))
         return self.remember(key, (docs, tf))
 
-
     def vector(self, key: tuple, make) -> np.ndarray:
         """A per-document float32 vector, made by ``make()`` and cached
         apart from the posting lists, within ``DENSE_BYTES``: for terms in
