@@ -228,6 +228,7 @@ class Tokens:
 
 Analyzed = dict[str, Tokens | np.ndarray]  # what analyze() returns
 
+
 def word_arrays(texts: list[str]) -> Tokens:
     """:func:`word_terms` of each normalized text, as arrays."""
     terms: list[str] = []

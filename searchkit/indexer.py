@@ -24,12 +24,12 @@ from typing import Callable, Iterator
 from . import sources as src
 from .analysis import Analyzed, analyze
 from .codec import SearchkitCodec, cancel, merge_segment
-from .perdoc import hold_stored_fields
 from .errors import IndexUnreadableError, SkippedInputError
 from .facets import places_in
 from .layout import (GEN_PREFIX, POINTER, check_index_dir, clean_leftovers, default_index_dir, fsync_dir,
                      index_lock, manifest_path, prune_manifests, read_manifest, read_pointer, write_atomic)
 from .pages import ARTICLE, Record
+from .perdoc import hold_stored_fields
 from .schema import FORMAT_VERSION, Preindexed
 
 Progress = Callable[[int, int], None]
