@@ -9,9 +9,10 @@ never lights up half of an unrelated segmentation) and costs a few
 
 from __future__ import annotations
 
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
+from typing import Iterable
 
-from .text import Normalized, normalize
+from .text import Normalized, folded_for, normalize
 
 SNIPPET_CHARS = 100
 _LEAD = 20  # characters of context kept before the first match
@@ -57,6 +58,18 @@ def _spread(positions: list[int]) -> list[int]:
     return positions[::-(-len(positions) // _MAX_STARTS)] if len(positions) > _MAX_STARTS else positions
 
 
+def _covering(starts: list[int], at: list[int], reach: int) -> Iterable[int]:
+    """Indexes of the ``starts`` a with an occurrence p (``at``, ascending
+    like ``starts``) in [a, a + reach): found from the occurrences (the a
+    in (p - reach, p]) when they are the fewer."""
+    if len(at) < len(starts):
+        found: set[int] = set()
+        for p in at:
+            found.update(range(bisect_right(starts, p - reach), bisect_right(starts, p)))
+        return found
+    return [k for k, a in enumerate(starts) if (i := bisect_left(at, a)) < len(at) and at[i] < a + reach]
+
+
 def _best_window(hay: str, spans: list[tuple[int, int]], words: list[tuple[str, float]], width: int,
                  found: dict[str, list[int]]) -> int:
     """Start (in ``hay``) of the ``width``-character window that covers the
@@ -86,10 +99,8 @@ def _best_window(hay: str, spans: list[tuple[int, int]], words: list[tuple[str, 
             each = set(w)
             rows = [(chars[c], width, weight * 0.5 / len(each)) for c in each]
         for at, reach, gain in rows:
-            for k, a in enumerate(starts):
-                i = bisect_left(at, a)
-                if i < len(at) and at[i] < a + reach:
-                    score[k] += gain
+            for k in _covering(starts, at, reach):
+                score[k] += gain
     best = max(score)
     return next(a for a, sc in zip(starts, score) if sc > best - 1e-9)
 
@@ -100,12 +111,13 @@ def snippet(text: str, terms: list[str], words: list[tuple[str, float]] | None =
     covers the query's ``words`` (word, weight; default: the terms), and the
     spans of ``terms`` relative to the snippet.  Line breaks become spaces.
     ``simplified``: as :func:`text.normalize` takes it."""
-    n = normalize(text, simplified)
+    words = words or [(t, 1.0) for t in terms]
+    n = folded_for(text, terms + [w for w, _ in words], simplified)
     found = _occurrences(n.text, terms)
     spans = _spans(found)
     if not spans:
         return text[:width].replace("\n", " "), []
-    at = _best_window(n.text, spans, words or [(t, 1.0) for t in terms], width - _LEAD, found)
+    at = _best_window(n.text, spans, words, width - _LEAD, found)
     first = n.to_original(at, at + 1)[0]
     spans = [n.to_original(s, e) for s, e in spans]
     start = max(0, first - _LEAD)

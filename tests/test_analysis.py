@@ -2,7 +2,12 @@ from collections import Counter
 
 from searchkit.analysis import analyze, char_arrays, char_tokens, segmenter, word_arrays, word_tokens
 from searchkit.sources import load
-from searchkit.text import norm, normalize
+import unicodedata
+
+import pytest
+
+from searchkit.highlight import find_spans
+from searchkit.text import _fold, _unaligned, folded_for, norm, normalize, normalize_checked
 
 
 def words(text):
@@ -31,6 +36,36 @@ def test_combining_marks_fold_like_precomposed_characters():
     assert n.original[slice(*n.to_original(s, s + 1))] == "e\u0301"  # é covers its combining mark
     assert n.original[slice(*n.to_original(s + 2, s + 6))] == "38℃"
     assert n.original[slice(*n.to_original(s + 7, s + 9))] == "医保"
+
+
+def test_text_that_folds_character_for_character_is_searched_as_it_is():
+    # Every character the fast path keeps folds to one character, itself or ASCII...
+    kept = [chr(c) for c in range(0x10000) if not 0xD800 <= c < 0xE000 and not _unaligned().match(chr(c))]
+    assert "，" in kept and "０" in kept and "①" in kept and "医" in kept
+    assert "…" not in kept and "Ⅲ" not in kept and "À" not in kept and "ｶ" not in kept
+    for c in kept:
+        f = _fold(c, simplified=True)
+        assert len(f) == 1 and (f == c or f.isascii()), c
+    # ...and neither it nor its fold is the second half of a canonical composition.
+    second = {unicodedata.decomposition(chr(c)).split()[-1] for c in range(0x10000)
+              if len(unicodedata.decomposition(chr(c)).split()) == 2 and not unicodedata.decomposition(chr(c))[0] == "<"}
+    for c in kept:
+        assert f"{ord(c):04X}" not in second and f"{ord(_fold(c, True)):04X}" not in second, c
+
+
+@pytest.mark.parametrize("body, as_it_is", [
+    ("宝宝（３岁）发烧３８．５℃怎么办？ＨＰＶ疫苗①接种后…医保卡", False),  # ℃ and … change the length
+    ("宝宝（３岁）发烧怎么办？ＨＰＶ疫苗①接种后，医保卡报销——问医生", True),  # folds character for character
+    ("宝宝发烧怎么办？医保卡在醫院能用吗", False),  # traditional
+])
+def test_the_unfolded_fast_path_finds_what_folding_finds(body, as_it_is):
+    simplified = normalize_checked(body)[1]  # as the indexer records it
+    for needles in (["医保卡", "发烧", "宝"], ["医保"], ["hpv疫苗"], ["3岁"]):
+        fast = folded_for(body, needles, simplified)
+        assert find_spans(body, needles, fast) == find_spans(body, needles, normalize(body))
+        if fast.text is body:  # taken only where it is exact: non-ASCII needles, aligned text
+            assert not any(ch.isascii() for n in needles for ch in n) and "℃" not in body and "醫" not in body
+    assert (folded_for(body, ["医保卡"], simplified).text is body) == as_it_is
 
 
 def test_a_lone_surrogate_folds_to_the_replacement_character():
