@@ -22,7 +22,7 @@ import numpy as np
 
 from .analysis import char_tokens, data_lines, is_han, text_words
 from .query import MUST, NOT, SHOULD, Clause
-from .scoring import DENSE_SHARE, Postings, bm25, idf
+from .scoring import DENSE_SHARE, Postings, best, bm25, idf
 from .text import norm
 
 FOCUS_WINDOW = 20  # the best this many results are rescored by focus
@@ -300,7 +300,7 @@ class Matcher:
                 cover[ch] = cover[ch] | docs if ch in cover else docs
         return cover
 
-    def focus(self, clauses: list[Clause], candidates: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    def focus(self, clauses: list[Clause], pool: np.ndarray, scores: np.ndarray) -> np.ndarray:
         """Scores with the best :data:`FOCUS_WINDOW` candidates rescored by
         the idf-weighted share of their headline (the title, or the start of
         an untitled record's body) that the query's characters cover: for
@@ -309,11 +309,12 @@ class Matcher:
         Elasticsearch's rescore does, reads only a few stored headlines; the
         rest are scaled by the window's lowest factor, so they stay below."""
         wanted = {t for c in positive_texts(clauses) for t, *_ in char_tokens(norm(c)) if is_han(t)}
-        if not self.r.focus or not candidates.size or not wanted:
+        if not self.r.focus or not wanted:
             return scores
-        window = min(FOCUS_WINDOW, candidates.size)
-        top = candidates[np.argpartition(-scores[candidates], window - 1)[:window]]
-        factors = np.ones(window, dtype=np.float32)
+        top = best(scores, pool, FOCUS_WINDOW)
+        if not top.size:
+            return scores
+        factors = np.ones(top.size, dtype=np.float32)
         for i, d in enumerate(top.tolist()):
             _, weights, total = self.p.headline(d)
             if total:

@@ -31,7 +31,7 @@ import numpy as np
 from .analysis import data_lines, is_han
 from .query import Clause
 from .ranking import clause_words, positive_texts, stopwords, synonyms
-from .scoring import Postings, idf
+from .scoring import Postings, best, idf
 from .text import norm
 
 FEATURES = ("score", "query_chars", "headline_chars", "words", "extra_stops", "first", "length",
@@ -225,19 +225,18 @@ class Reranker:
         self.trees = trees
         self.window = window
 
-    def rerank(self, postings: Postings, clauses: list[Clause], candidates: np.ndarray,
+    def rerank(self, postings: Postings, clauses: list[Clause], pool: np.ndarray,
                scores: np.ndarray) -> np.ndarray:
-        """Scores with the window's documents reordered by the model: they
-        trade their first-stage scores among themselves, so they stay above
-        every other result and the scores keep their scale."""
-        if candidates.size < 2:
+        """Scores with the window's documents (the best of ``pool``, a mask)
+        reordered by the model: they trade their first-stage scores among
+        themselves, so they stay above every other result and the scores
+        keep their scale."""
+        top = best(scores, pool, self.window)
+        if top.size < 2:
             return scores
-        window = min(self.window, candidates.size)
-        top = candidates[np.argpartition(-scores[candidates], window - 1)[:window]]
-        top = top[np.lexsort((top, -scores[top]))]
         model = self.predict(postings, clauses, top, scores[top])
         out = scores.copy()
-        out[top[np.lexsort((np.arange(window), -model))]] = scores[top]
+        out[top[np.lexsort((np.arange(top.size), -model))]] = scores[top]
         return out
 
     def predict(self, postings: Postings, clauses: list[Clause], docs: np.ndarray,

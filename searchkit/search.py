@@ -37,7 +37,7 @@ from .ranking import (Matcher, Ranking, highlight_terms, phrase_parts, query_wor
 from .rerank import Reranker, shipped
 from .results import Document, Hit, Results, Stats  # noqa: F401 - the public API, importable from here
 from .schema import FORMAT_VERSION, WORD_FIELDS
-from .scoring import Postings, bm25, headline_text, idf
+from .scoring import Postings, best, bm25, headline_text, idf
 from .suggest import Suggestion, Vocabulary, read_pinyin, read_pinyin_clauses
 from .text import norm
 
@@ -257,41 +257,35 @@ class SearchIndex:
                 relaxed = True
             if plain:
                 scores, matched, pinyin = read_pinyin(query, scores, matched, keep, self._from_pinyin, self._rank)
-            candidates = np.flatnonzero(matched & keep)
+            pool = matched & keep
             matcher = Matcher(self._postings, self._searcher, self.ranking)
             # A query read as pinyin as a whole has no words to rescore, rerank or hold whole.
             whole_pinyin = plain and bool(pinyin)
             if not whole_pinyin:
-                scores = matcher.focus(clauses, candidates, scores)
+                scores = matcher.focus(clauses, pool, scores)
             words = [] if whole_pinyin else query_words(clauses)
             has = [matcher.holds_word(w) for w in words]
             # Holding a part of a longer query word whole (月经 of 月经期) is no partial match.
             held = has + [matcher.holds_word(w) for w in ([] if whole_pinyin else query_words(clauses, False))
                           if w not in words]
-            partial_ = ~np.logical_or.reduce(held)[candidates] if held else np.zeros(candidates.size, dtype=bool)
-            full = int(candidates.size - np.count_nonzero(partial_))
+            whole = pool & np.logical_or.reduce(held) if held else pool
+            part = pool & ~whole if partial else np.zeros_like(pool)
+            full = int(np.count_nonzero(whole))
             if self.reranker and sort == "relevance" and not whole_pinyin:
-                scores = self.reranker.rerank(self._postings, clauses, candidates[~partial_], scores)
-            if not partial:
-                candidates, partial_ = candidates[~partial_], partial_[~partial_]
-            order = self._order(candidates, scores[candidates], sort, page * limit, partial_)[(page - 1) * limit:]
+                scores = self.reranker.rerank(self._postings, clauses, whole, scores)
+            order = self._order(whole, part, scores, sort, page * limit)[(page - 1) * limit:]
             terms = (highlight_terms(clauses) + pinyin) if snippets else []
             # Snippets show the passage covering most of the query's words, the rarer weighing more.
             weighted = [(w.text, idf(self._postings.doc_count, int(np.count_nonzero(m))))
                         for w, m in zip(words, has)] if snippets else []
             hits = []
-            for i in order:
-                d = int(candidates[i])
+            for d in order.tolist():
                 hit = self._hit(d, float(scores[d]), terms, snippets, weighted)
                 hit.missing = [w.text for w, m in zip(words, has) if not m[d]]
-                hit.partial = bool(partial_[i])
+                hit.partial = bool(part[d])
                 hits.append(hit)
-            if facets is None:
-                counts = {}
-            else:  # what `total` counts: the full matches, or the partial ones when there are no others
-                counted = np.zeros(self._postings.n, dtype=bool)
-                counted[candidates[~partial_] if full else candidates] = True
-                counts = self.facet_index.counts(counted)
+            # What `total` counts: the full matches, or the partial ones when there are no others.
+            counts = {} if facets is None else self.facet_index.counts(whole if full else whole | part)
         suggestion = None
         if suggest and not pinyin and (full < LOW_HITS or self._unknown_words(clauses)):
             with _reading(self.index_dir):
@@ -303,7 +297,7 @@ class SearchIndex:
                 return better
         return Results(query=query, total=full, page=page, limit=limit, hits=hits, relaxed=relaxed,
                        suggestion=suggestion, pinyin=pinyin, facets=counts,
-                       partial=int(np.count_nonzero(partial_)))
+                       partial=int(np.count_nonzero(part)))
 
     def _unknown_words(self, clauses: list[Clause]) -> bool:
         """Does a clause hold a Han word no document has (a likely typo)?
@@ -316,20 +310,18 @@ class SearchIndex:
                     return True
         return False
 
-    def _order(self, candidates: np.ndarray, scores: np.ndarray, sort: str, stop: int,
-               last: np.ndarray | None = None) -> np.ndarray:
-        """Positions (into candidates) of the first ``stop`` results; those
-        marked ``last`` (partial matches) after all the others."""
-        last = np.zeros(candidates.size, dtype=bool) if last is None else last
+    def _order(self, pool: np.ndarray, last: np.ndarray | None, scores: np.ndarray, sort: str,
+               stop: int) -> np.ndarray:
+        """The first ``stop`` documents of ``pool`` then of ``last`` (masks;
+        the partial matches, or None), best first."""
         if sort == "date":  # newest first, then by score; undated last
-            return np.lexsort((candidates, -scores, -self.facet_index.date_rank[candidates], last))[:stop]
-        if candidates.size > stop:
-            key = scores - last * (float(scores.max() - scores.min()) + 1.0) if last.any() else scores
-            top = np.argpartition(-key, stop - 1)[:stop]
-        else:
-            top = np.arange(candidates.size)
-        # Ties break by document number: stable across runs.
-        return top[np.lexsort((candidates[top], -scores[top], last[top]))]
+            docs = np.flatnonzero(pool if last is None else pool | last)
+            late = np.zeros(docs.size, dtype=bool) if last is None else last[docs]
+            return docs[np.lexsort((docs, -scores[docs], -self.facet_index.date_rank[docs], late))[:stop]]
+        first = best(scores, pool, stop)
+        if last is None or first.size == stop:
+            return first
+        return np.concatenate([first, best(scores, last, stop - first.size)])
 
     def _hit(self, docnum: int, score: float, terms: list[str], snippets: bool,
              words: list[tuple[str, float]] | None = None) -> Hit:
@@ -378,10 +370,8 @@ class SearchIndex:
             scores = bm25(self._postings, terms, self.ranking.k1, {"title": self.ranking.title_b}, self.ranking.b)
             self_docs = self._postings.docs("id", doc_id)
             scores[self_docs] = 0
-            candidates = np.flatnonzero((scores > 0) & self._postings.live)
-            order = self._order(candidates, scores[candidates], "relevance", limit)
-            return [self._hit(int(candidates[i]), float(scores[candidates[i]]), [w for w, _ in keys], True, keys)
-                    for i in order]
+            order = self._order((scores > 0) & self._postings.live, None, scores, "relevance", limit)
+            return [self._hit(d, float(scores[d]), [w for w, _ in keys], True, keys) for d in order.tolist()]
 
     def _key_words(self, text: str, top: int = 12) -> list[tuple[str, float]]:
         tf: dict[str, int] = {}

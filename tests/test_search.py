@@ -1,10 +1,12 @@
 import json
 
+import numpy as np
 import pytest
 
 from searchkit import QuerySyntaxError, SearchIndex
 from searchkit.errors import UsageError
 from searchkit.indexer import build_index
+from searchkit.query import parse_query
 from searchkit.sources import load, merge_records
 from searchkit.text import norm
 
@@ -224,6 +226,25 @@ def test_common_terms_added_as_vectors_score_as_their_postings(seeds_index, monk
     assert vectors[:2] == postings[:2] and len(vectors[2]) > 5
     assert [i for i, _ in vectors[2]] == [i for i, _ in postings[2]]
     assert [s for _, s in vectors[2]] == pytest.approx([s for _, s in postings[2]], rel=1e-5)
+
+
+@pytest.mark.parametrize("k", [1, 3, 10, 50, 100000])
+def test_best_documents_are_the_top_of_a_full_sort_ties_to_the_lower_number(seeds_search, k):
+    """The top-k selection every stage uses (from a sampled threshold) picks
+    exactly what sorting every candidate would, on real scores, with ties
+    made common by rounding, in pools of every size."""
+    from searchkit.ranking import Matcher
+    from searchkit.scoring import best
+
+    matcher = Matcher(seeds_search._postings, seeds_search._searcher, seeds_search.ranking)
+    scores, matched = matcher.run(parse_query("北京医保卡首次使用"))
+    rng = np.random.default_rng(7)
+    for rounded in (scores, np.round(scores, 0), np.zeros_like(scores)):
+        for pool in (matched, matched & (rng.random(matched.size) < 0.1), np.zeros_like(matched), ~matched):
+            docs = np.flatnonzero(pool)
+            expected = docs[np.lexsort((docs, -rounded[docs]))][:k]
+            assert best(rounded, pool, k).tolist() == expected.tolist()
+    assert matched.sum() > 50 and len(set(np.round(scores, 0)[matched].tolist())) < 50  # ties were there
 
 
 def test_snippets_fold_in_full_the_bodies_the_index_marks_traditional(tmp_path):
