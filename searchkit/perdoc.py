@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import numpy as np
 from whoosh import columns
-from whoosh.codec.whoosh3 import STORED_COLUMN, W3PerDocReader, W3PerDocWriter
+from whoosh.codec.whoosh3 import STORED_COLUMN, W3Codec, W3PerDocReader, W3PerDocWriter
+from whoosh.filedb.structfile import StructFile
 
-from .postings import Part, open_parts
+from .postings import Part, map_file, open_parts
 from .schema import TEXT_FIELDS
 
 RAW_STORED = columns.PickleColumn(columns.VarBytesColumn())
@@ -56,6 +57,18 @@ def segment_lengths(parts: list[Part], fieldname: str, ndocs: int) -> tuple[np.n
     return lengths, covered
 
 
+class MappedFile(StructFile):
+    """A memory-mapped file whose reads at a position are slices: no seek
+    and read calls, and no shared file position for threads to race on."""
+
+    def __init__(self, mapped, name: str):
+        super().__init__(mapped, name)
+        self._map = mapped
+
+    def get(self, position: int, length: int) -> bytes:
+        return self._map[position:position + length]
+
+
 class TextPerDocReader(W3PerDocReader):
     """W3's per-document reader, with the text fields' exact lengths from
     the part files (the bulk path gives W3 none)."""
@@ -63,6 +76,13 @@ class TextPerDocReader(W3PerDocReader):
     def __init__(self, storage, segment):
         super().__init__(storage, segment)
         self._text: dict[str, tuple[np.ndarray, np.ndarray]] | None = None
+
+    def _get_column_file(self, fieldname):
+        if fieldname == "_stored" and getattr(self._segment, "raw_stored", False) and hasattr(self._storage, "folder"):
+            name = W3Codec.column_filename(self._segment, fieldname)
+            mapped = map_file(self._storage, name)
+            return MappedFile(mapped, name), 0, len(mapped)
+        return super()._get_column_file(fieldname)
 
     def stored_fields(self, docnum):
         reader = self._cached_reader("_stored", stored_column(self._segment))

@@ -260,8 +260,8 @@ class Part:
                 pass  # arrays handed out still view the map; it closes when they go
 
 
-def _read(storage, name: str):
-    """A part file's bytes: mapped read-only where the storage is a folder."""
+def map_file(storage, name: str):
+    """A file's bytes: mapped read-only where the storage is a folder."""
     folder = getattr(storage, "folder", None)
     if folder is None:
         with storage.open_file(name) as f:
@@ -279,7 +279,7 @@ def open_parts(storage, segment) -> list[Part]:
     parts = []
     try:
         for n, (start, ndocs) in enumerate(getattr(segment, "parts", ())):
-            part = Part(_read(storage, segment.part_name(n)), start, segment.part_name(n))
+            part = Part(map_file(storage, segment.part_name(n)), start, segment.part_name(n))
             parts.append(part)
             if part.ndocs != ndocs:
                 raise PartError(f"{part.name} holds {part.ndocs} documents, not {ndocs}")

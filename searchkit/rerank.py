@@ -134,12 +134,13 @@ def headline(postings: Postings, docnum: int) -> Headline:
                                            rows=_vector_rows(weights)[1]))
 
 
-def _share(held: list[list[float]] | np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """Each row's idf-weighted share of the query's units it holds."""
+def _share(held: np.ndarray, weights: np.ndarray, rows: int) -> np.ndarray:
+    """Each row's idf-weighted share of the query's units it holds
+    (``held``: a value per row and unit, row after row)."""
     total = float(weights.sum())
     if not total:
-        return np.zeros(len(held))
-    return (np.array(held, dtype=np.float64).reshape(len(held), weights.size) > 0) @ weights / total
+        return np.zeros(rows)
+    return (held.reshape(rows, weights.size) > 0).astype(np.float64) @ weights / total
 
 
 def features(q: QueryProfile, heads: list[Headline], scores: np.ndarray) -> np.ndarray:
@@ -148,19 +149,17 @@ def features(q: QueryProfile, heads: list[Headline], scores: np.ndarray) -> np.n
     x = np.zeros((n, len(FEATURES)))
     top = float(scores.max()) if n else 0.0
     x[:, 0] = scores / top if top else 0.0
-    idf_in_head = np.array([[h.weights.get(ch, 0.0) for ch in q.chars] for h in heads],
-                           dtype=np.float64).reshape(n, len(q.chars))
-    x[:, 1] = _share(idf_in_head, q.char_idf)
+    # Rows built by np.fromiter: nested lists cost as much again.
+    idf_in_head = np.fromiter((h.weights.get(ch, 0.0) for h in heads for ch in q.chars), dtype=np.float64,
+                              count=n * len(q.chars)).reshape(n, len(q.chars))
+    x[:, 1] = _share(idf_in_head, q.char_idf, n)
     x[:, 2] = idf_in_head.sum(axis=1) / np.array([h.total or 1.0 for h in heads])
-    x[:, 3] = _share([[alts[0] in h.text or (len(alts) > 1 and any(w in h.text for w in alts[1:]))
-                       for alts in q.words] for h in heads], q.word_idf)
+    x[:, 3] = _share(np.fromiter((alts[0] in h.text or (len(alts) > 1 and any(w in h.text for w in alts[1:]))
+                                  for h in heads for alts in q.words), dtype=bool, count=n * len(q.words)),
+                     q.word_idf, n)
     x[:, 4] = [len(h.stops - q.stops) for h in heads]
-    han = np.array([h.han for h in heads], dtype=np.float64)
-    if q.chars:  # where the first query character occurs, as a share of the Han characters
-        first = np.array([[h.first.get(ch, h.han) for ch in q.chars] for h in heads], dtype=np.float64)
-        x[:, 5] = first.min(axis=1) / np.maximum(han, 1)
-    else:
-        x[:, 5] = han / np.maximum(han, 1)
+    # Where the first query character occurs, as a share of the Han characters.
+    x[:, 5] = [min((h.first.get(ch, h.han) for ch in q.chars), default=h.han) / max(h.han, 1) for h in heads]
     x[:, 6] = [len(h.text) for h in heads]
     both = [(q.kinds & h.kinds).bit_count() for h in heads]
     x[:, 7] = both

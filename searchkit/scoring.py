@@ -273,7 +273,8 @@ def best(scores: np.ndarray, pool: np.ndarray, k: int) -> np.ndarray:
     documents reach it."""
     sample = scores[::8][pool[::8]]
     if sample.size > k:
-        docs = np.flatnonzero((scores >= np.partition(sample, sample.size - k)[sample.size - k]) & pool)
+        docs = np.flatnonzero(scores >= np.partition(sample, sample.size - k)[sample.size - k])
+        docs = docs[pool[docs]]
     else:
         docs = np.flatnonzero(pool)
     values = scores[docs]

@@ -150,6 +150,9 @@ def normalize(text: str, simplified: bool = False) -> Normalized:
 _SCANNED = ((0x80, 0x250), (0x370, 0x400), (0x2000, 0x2C00), (0x3000, 0x3040), (0xFE30, 0xFE50), (0xFF00, 0xFFF0))
 
 
+_ASCII = re.compile(r"[\x00-\x7f]")
+
+
 @lru_cache(maxsize=1)
 def _unaligned() -> re.Pattern:
     """A character outside the set where folding (``simplified``) maps
@@ -177,7 +180,7 @@ def folded_for(text: str, needles: list[str], simplified: bool = False) -> Norma
     traditional-to-simplified folding and holds only characters of
     :func:`_unaligned`'s set.  Most bodies qualify, and folding one costs
     ~10x the check."""
-    if simplified and all(not ch.isascii() for s in needles for ch in s) and not _unaligned().search(text):
+    if simplified and not _ASCII.search("".join(needles)) and not _unaligned().search(text):
         return Normalized(text, text, None)
     return normalize(text, simplified)
 

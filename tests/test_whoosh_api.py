@@ -189,6 +189,7 @@ def test_stored_fields_are_kept_unzipped_and_older_zipped_ones_still_read(seeds_
     import os
 
     from searchkit import codec
+    from searchkit.perdoc import MappedFile
 
     def stored_bytes(index_dir):
         return sum(os.path.getsize(f) for f in glob.glob(os.path.join(index_dir, "*", "*_stored.col")))
@@ -211,6 +212,13 @@ def test_stored_fields_are_kept_unzipped_and_older_zipped_ones_still_read(seeds_
             got, want = old.search(query), seeds_search.search(query)
             assert [(h.id, h.snippet, h.highlights) for h in got.hits] == \
                 [(h.id, h.snippet, h.highlights) for h in want.hits]
+        # The unzipped column is read from a memory map, the zipped one by seek and read: the same records.
+        new_reader = seeds_search._postings.leaves[0][0]._perdoc
+        assert isinstance(new_reader._colfiles["_stored"][0], MappedFile)
+        assert not isinstance(old._postings.leaves[0][0]._perdoc._colfiles["_stored"][0], MappedFile)
+        n = seeds_search._postings.n
+        assert n == old._postings.n > 40
+        assert all(old._postings.stored(d) == seeds_search._postings.stored(d) for d in range(n))
     ix = whoosh_index.open_dir(current_generation(seeds_search.index_dir))
     with ix.searcher() as s:  # plain Whoosh reads the unzipped ones
         stored = list(s.all_stored_fields())
