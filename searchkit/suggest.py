@@ -19,7 +19,7 @@ from typing import Callable
 
 import numpy as np
 
-from .analysis import word_tokens
+from .analysis import text_words
 from .errors import UsageError
 from .query import NOT, SHOULD, Clause
 from .text import norm
@@ -206,7 +206,7 @@ class Vocabulary:
             words = exact[:1] if exact else [self.by_key[k][0] for k in self._split(key)]
             return " ".join(words) if words else None
         changed, parts, last = False, [], 0
-        for w, _, s, e in word_tokens(n):
+        for w, _, s, e in text_words(n):  # cut once: the search that asks has cut it
             if s < last:
                 continue  # a search-mode sub-word inside a word already taken
             if _HAN_WORD.match(w) and not self.df.get(w):
