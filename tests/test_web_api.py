@@ -165,7 +165,16 @@ def test_openapi_docs_list_the_api(client):
     assert "/" not in spec["paths"]
     names = {p["name"] for p in spec["paths"]["/api/search"]["get"]["parameters"]}
     assert {"q", "limit", "page", "kind", "since", "until", "facet", "sort"} <= names
-    assert client.get("/docs").status_code == 200
+    # The docs page is rendered on the server from that schema: no script or stylesheet from elsewhere
+    # (FastAPI's own Swagger page fetches both from a CDN and is blank offline).
+    page = client.get("/docs")
+    assert page.status_code == 200 and "cdn" not in page.text.lower() and "<script src=\"http" not in page.text
+    assert page.headers["content-security-policy"].startswith("default-src 'self'")
+    for path in ("/api/search", "/api/records/{doc_id}", "/api/suggest", "/healthz"):
+        assert f"GET {path}</code>" in page.text
+    assert "The query (see the README&#39;s query syntax)." in page.text  # a parameter's description
+    assert "integer (≥ 1, ≤ " in page.text and "list of string" in page.text  # limit's bounds; facet
+    assert client.get("/redoc").status_code == 404
 
 
 def test_missing_index_is_503_until_built(tmp_path, seed_files):

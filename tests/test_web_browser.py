@@ -237,3 +237,25 @@ def test_readable_at_phone_width(browser, server, shots):
         p.screenshot(path=shots / "phone.png")
     finally:
         context.close()
+
+
+def test_api_docs_page_shows_every_endpoint_offline(page, server, shots):
+    """The API docs are HTML from the server: with every request off the
+    machine blocked (as offline), each endpoint and its parameters show."""
+    blocked = []
+
+    def only_local(route):
+        if route.request.url.startswith(server):
+            route.continue_()
+        else:
+            blocked.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", only_local)
+    page.goto(server + "/docs")
+    assert page.locator("section.operation h2").count() >= 6
+    assert page.locator("section.operation h2", has_text="GET /api/search").is_visible()
+    search_rows = page.locator("section.operation", has_text="GET /api/search").locator("tbody tr")
+    assert search_rows.count() >= 8 and search_rows.first.is_visible()
+    assert blocked == []
+    page.screenshot(path=shots / "api-docs.png", full_page=True)

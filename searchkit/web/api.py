@@ -67,13 +67,13 @@ def facet_filters(values: list[str]) -> dict[str, list[str]]:
 def search_params(
     q: Annotated[str, Query(max_length=MAX_QUERY_CHARS, description="The query (see the README's query syntax).")] = "",
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Hits per page.")] = 10,
-    page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
-    kind: Annotated[Literal["article", "card"] | None, Query()] = None,
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE, description="Which page of hits.")] = 1,
+    kind: Annotated[Literal["article", "card"] | None, Query(description="Only articles or only cards.")] = None,
     since: Annotated[datetime.date | None, Query(description="Only records dated on or after this day.")] = None,
     until: Annotated[datetime.date | None, Query(description="Only records dated on or before this day.")] = None,
     facet: Annotated[list[str], Query(description="NAME:VALUE filter, e.g. city:北京 (kind, category, month, "
                                                   "city); repeatable.")] = [],  # noqa: B006 (FastAPI copies it)
-    sort: Annotated[Literal["relevance", "date"], Query()] = "relevance",
+    sort: Annotated[Literal["relevance", "date"], Query(description="Best first, or newest first.")] = "relevance",
     partial: Annotated[bool, Query(description="Include partial matches (only some characters of the query), "
                                                "after the others.")] = True,
     suggest: Annotated[bool, Query(description="Suggest a better query for few or no hits, and show its "
@@ -122,7 +122,7 @@ def record(doc_id: RecordId, request: Request):
 
 @router.get("/api/similar/{doc_id}", tags=["api"])
 def similar(doc_id: RecordId, request: Request,
-            limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 10):
+            limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="How many records.")] = 10):
     """More like this: the shape of `searchkit similar --json`."""
     with live_index(request).use() as ix:
         if ix.get(doc_id) is None:
@@ -133,7 +133,7 @@ def similar(doc_id: RecordId, request: Request,
 
 @router.get("/api/suggest", tags=["api"])
 def suggest(request: Request, q: Annotated[str, Query(min_length=1, max_length=100, description="A prefix, Hanzi or pinyin.")],
-            limit: Annotated[int, Query(ge=1, le=20)] = 10):
+            limit: Annotated[int, Query(ge=1, le=20, description="How many completions.")] = 10):
     """Autocomplete: `[{"text", "kind", "count"}]`, as `searchkit suggest --json`."""
     with live_index(request).use() as ix:
         found = ix.suggest(q, limit=limit)

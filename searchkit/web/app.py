@@ -42,7 +42,7 @@ def create_app(index_dir: str | None = None, check_every: float = 1.0) -> FastAP
         yield
         live.close()
 
-    app = FastAPI(title="searchkit", version=__version__, lifespan=lifespan,
+    app = FastAPI(title="searchkit", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Full-text search for Chinese health articles: the JSON API of `searchkit serve`.")
     app.state.live = live
     app.include_router(api.router)

@@ -7,6 +7,7 @@ it); highlights are cut from the library's spans by
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from dataclasses import dataclass, replace
@@ -168,4 +169,55 @@ def record_page(request: Request, doc_id: RecordId):
                   url=safe_url(doc.url), similar=similar)
 
 
-PAGES = {search_page, record_page}  # endpoints whose errors are shown as HTML
+@dataclass
+class Parameter:
+    name: str
+    where: str  # "query" or "path"
+    kind: str  # its type and bounds, as the schema gives them
+    required: bool
+    default: str
+    description: str
+
+
+@dataclass
+class Operation:
+    method: str
+    path: str
+    summary: str
+    description: str
+    parameters: list[Parameter]
+
+
+_BOUNDS = (("minimum", "≥"), ("maximum", "≤"), ("minLength", "length ≥"), ("maxLength", "length ≤"))
+
+
+def _kind(schema: dict) -> str:
+    types = [s for s in schema.get("anyOf", [schema]) if s.get("type") != "null"]
+    names = [("list of " + _kind(t.get("items", {}))) if t.get("type") == "array" else
+             ("one of " + ", ".join(map(str, t["enum"]))) if "enum" in t else t.get("format", t.get("type", "any"))
+             for t in types]
+    bounds = [f"{label} {b[key]}" for b in types for key, label in _BOUNDS if key in b]
+    return " or ".join(names) + (f" ({', '.join(bounds)})" if bounds else "")
+
+
+def operations(spec: dict) -> list[Operation]:
+    """The API's operations as its OpenAPI schema describes them."""
+    out = []
+    for path, methods in spec.get("paths", {}).items():
+        for method, op in methods.items():
+            params = [Parameter(p["name"], p.get("in", ""), _kind(p.get("schema", {})), bool(p.get("required")),
+                                "" if "default" not in p.get("schema", {}) else json.dumps(p["schema"]["default"]),
+                                p.get("description", "") or p.get("schema", {}).get("description", ""))
+                      for p in op.get("parameters", [])]
+            out.append(Operation(method.upper(), path, op.get("summary", ""), op.get("description", ""), params))
+    return out
+
+
+@router.get("/docs", response_class=HTMLResponse)
+def api_docs(request: Request):
+    """The JSON API described from its OpenAPI schema, on the server:
+    FastAPI's own page loads Swagger UI from a CDN and is blank offline."""
+    return render(request, "api.html", operations=operations(request.app.openapi()))
+
+
+PAGES = {search_page, record_page, api_docs}  # endpoints whose errors are shown as HTML
