@@ -87,18 +87,27 @@ def _fit_marked(text: str, spans: list[tuple[int, int]], style: Style, room: int
     return mark(kept, kept_spans, style)
 
 
+MIN_HEADLINE = 16  # columns a headline keeps beside its facts, or the facts take a line of their own
+
+
 def format_hit(rank: int, hit: Hit, style: Style, width: int | None = None) -> str:
     """Two or three lines: rank, headline (an untitled record shows the
     start of its body) and facts, cut to ``width`` columns; id and sources;
     the snippet."""
     meta = " · ".join(x for x in (hit.kind, hit.date, hit.category) if x)
-    tail = f"  ({meta}, score {hit.score:.2f})"
-    room = None if width is None else max(width - 4 - cells(tail), 10)
-    lines = [f"{rank:>2}. {_fit_marked(hit.headline or hit.title, hit.title_highlights, style, room)}{tail}"]
+    tail = f"({meta}, score {hit.score:.2f})"
+    headline = hit.headline or hit.title
+    # The facts follow the headline, or go to a line of their own where they would leave it too little room.
+    own_line = width is not None and width - 6 - cells(tail) < MIN_HEADLINE
+    room = None if width is None else width - 4 if own_line else width - 6 - cells(tail)
+    lines = [f"{rank:>2}. {_fit_marked(headline, hit.title_highlights, style, room)}" + ("" if own_line else f"  {tail}")]
+    if own_line:
+        lines.append(f"    {_fit_marked(tail, [], style, width - 4)}")
     where = ", ".join(display_path(s) for s in hit.sources[:3])
     if len(hit.sources) > 3:
         where += f" (+{len(hit.sources) - 3} more)"
-    lines.append(f"    {hit.id}  {where}" if where else f"    {hit.id}")
+    ids = f"{hit.id}  {where}" if where else hit.id
+    lines.append(f"    {ids if width is None else fit(ids, [], max(width - 4, 1))[0]}")
     if hit.snippet:
         body, spans = fit(hit.snippet, hit.highlights, None if width is None else max(width - 6, 10) * 2)
         lines.append(f"    …{mark(body, spans, style)}…")

@@ -144,13 +144,23 @@ def _cells(text):
     return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
 
 
-@pytest.mark.parametrize("columns", [60, 80, 120])
+@pytest.mark.parametrize("columns", [30, 40, 54, 60, 80, 120])
 def test_headlines_fit_columns_with_wide_characters(run, seeds_index, monkeypatch, columns):
+    """Every line but the snippet (two lines' worth by design) fits the
+    terminal; where the facts would leave a headline under 16 columns they
+    take a line of their own."""
     monkeypatch.setenv("COLUMNS", str(columns))
     r = _clean(run("search", "医保", "--index-dir", seeds_index, "-n", "30"), 0)
-    heads = [line for line in r.stdout.splitlines() if line[:4].strip().rstrip(".").isdigit()]
-    assert len(heads) == 30 and any("健康新闻" in h for h in heads)
-    assert all(_cells(h) <= columns for h in heads), [h for h in heads if _cells(h) > columns]
+    lines = r.stdout.splitlines()
+    heads = [line for line in lines if line[:4].strip().rstrip(".").isdigit()]
+    assert len(heads) == 30
+    fitted = [line for line in lines if (line in heads or line.startswith("    ")) and not line.startswith("    …")]
+    assert all(_cells(line) <= columns for line in fitted), [line for line in fitted if _cells(line) > columns]
+    facts = [line for line in lines if "(article" in line or "(card" in line]
+    assert len(facts) == 30 and (columns < 54 or any("健康新闻" in line for line in facts))
+    if columns <= 40 or columns == 120:  # the facts (22-44 columns) on their own line, or all beside the headline
+        assert all(("score " in h) == (columns == 120) for h in heads)
+    assert all(len(h.strip()) > 8 for h in heads)  # each headline keeps room to be read
 
 
 def test_untitled_records_show_the_start_of_their_body(run, tmp_path):
