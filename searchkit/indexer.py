@@ -175,9 +175,13 @@ def _manifest(files: dict[str, dict]) -> dict:
 
 
 def _entry(sf: src.SourceFile) -> dict:
-    """What the manifest keeps of a source: its hash and stat, and a hash
-    of each record, so an update re-indexes only records that changed."""
-    return {"digest": sf.digest, "stat": list(sf.stat or ()), "records": _record_digests(sf.records)}
+    """What the manifest keeps of a source: its hash and stat, a hash of
+    each record, so an update re-indexes only records that changed, and
+    what reading it skipped, so an update that leaves it alone still says so."""
+    entry = {"digest": sf.digest, "stat": list(sf.stat or ()), "records": _record_digests(sf.records)}
+    if sf.warnings:
+        entry["warnings"] = [[w.line, w.reason] for w in sf.warnings]
+    return entry
 
 
 def _record_digests(records: list[Record]) -> dict[str, str]:
@@ -276,6 +280,8 @@ def _update(index_dir: str, paths: dict[str, str], pointer: dict, report: BuildR
     changed = [p for p in paths if old.get(p, {}).get("digest") != digests[p]]
     removed = [p for p in old if p not in digests]
     report.changed_files, report.removed_files = len(changed), len(removed)
+    report.warnings += [src.Warning_(paths[p], line, reason) for p in paths if p not in changed
+                        for line, reason in old.get(p, {}).get("warnings", ())]
     try:
         # Open every segment and its part files: a damaged index is refused
         # (or, with nothing to do, reported), never extended.
@@ -285,6 +291,7 @@ def _update(index_dir: str, paths: dict[str, str], pointer: dict, report: BuildR
         raise refuse(e) from None
     if not changed and not removed:
         ix.close()
+        _check_strict(report, strict)
         return
 
     loaded = _load_all({p: paths[p] for p in changed}, report)

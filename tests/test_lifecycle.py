@@ -101,3 +101,27 @@ def test_strict_with_skips_changes_nothing(seeds_copy, tmp_path):
         assert "binary.txt: skipped" in r.output and "the index is unchanged" in r.output
         assert "Traceback" not in r.output
         assert snapshot(idx) == before and _gens(idx) == gens
+
+
+def test_lines_skipped_by_an_earlier_run_are_still_reported(tmp_path):
+    """A file indexed with a bad line, unchanged since, is not read again on
+    an update; the manifest remembers what was skipped, so the update still
+    warns and ``--strict`` still fails (the index lacks that line)."""
+    docs = tmp_path / "docs.jsonl"
+    docs.write_text('{"id": "1", "text": "感冒发烧怎么办"}\n{"id": broken\n{"id": "2", "text": "医保卡丢了"}\n',
+                    encoding="utf-8")
+    idx = str(tmp_path / "ix")
+    runner = CliRunner()
+    first = runner.invoke(main, ["index", str(docs), "--index-dir", idx])
+    assert first.exit_code == 0 and "docs.jsonl:2: skipped line" in first.output
+    again = runner.invoke(main, ["index", str(docs), "--index-dir", idx])
+    assert again.exit_code == 0 and "0 new or changed" in again.output
+    assert "docs.jsonl:2: skipped line" in again.output and "1 skipped" in again.output
+    before = snapshot(idx)
+    strict = runner.invoke(main, ["index", str(docs), "--index-dir", idx, "--strict"])
+    assert strict.exit_code == 2 and "docs.jsonl:2: skipped line" in strict.output
+    assert "the index is unchanged" in strict.output and "Traceback" not in strict.output
+    assert snapshot(idx) == before
+    docs.write_text('{"id": "1", "text": "感冒发烧怎么办"}\n{"id": "2", "text": "医保卡丢了"}\n', encoding="utf-8")
+    fixed = runner.invoke(main, ["index", str(docs), "--index-dir", idx, "--strict"])
+    assert fixed.exit_code == 0 and "skipped line" not in fixed.output and "0 skipped" in fixed.output
