@@ -189,3 +189,25 @@ def test_repeated_facets_are_ored(run, seeds_index, seeds_search):
     data = json.loads(r.stdout)
     assert data["total"] == counts["北京"] + counts["南京"]
     assert {c for h in data["hits"] for c in ("北京", "南京") if c in h["title"]} == {"北京", "南京"}
+
+
+def test_ctrl_c_while_the_command_loads_is_one_line(monkeypatch, capsys):
+    """The console script catches Ctrl-C while it imports the command's
+    modules, before the CLI's own handler exists."""
+    import builtins
+    import sys
+
+    from searchkit import _entry
+
+    real = builtins.__import__
+
+    def interrupted(name, *args, **kwargs):
+        if name == "cli":  # `from .cli import main`
+            raise KeyboardInterrupt
+        return real(name, *args, **kwargs)
+
+    monkeypatch.delitem(sys.modules, "searchkit.cli", raising=False)
+    monkeypatch.setattr(builtins, "__import__", interrupted)
+    with pytest.raises(SystemExit) as e:
+        _entry.main()
+    assert e.value.code == 130 and capsys.readouterr().err == "searchkit: interrupted\n"
