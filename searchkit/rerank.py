@@ -30,9 +30,9 @@ import numpy as np
 
 from .analysis import data_lines, is_han
 from .query import Clause
-from .ranking import clause_words, positive_texts, stopwords, synonyms
 from .scoring import Postings, best, idf
 from .text import norm
+from .words import clause_words, positive_texts, stopwords, synonyms
 
 FEATURES = ("score", "query_chars", "headline_chars", "words", "extra_stops", "first", "length",
             "kinds_both", "kinds_query", "kinds_headline", "near_missing")

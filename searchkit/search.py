@@ -32,14 +32,14 @@ from .pages import KINDS
 from .perdoc import hold_stored_fields
 from .postings import PartError
 from .query import NOT, SHOULD, Clause, parse_query
-from .ranking import (Matcher, Ranking, highlight_terms, phrase_parts, query_words, relax, requires, stopwords,
-                      word_fields)
+from .ranking import Matcher, Ranking, word_fields
 from .rerank import Reranker, shipped
 from .results import Document, Hit, Results, Stats  # noqa: F401 - the public API, importable from here
 from .schema import FORMAT_VERSION, WORD_FIELDS
 from .scoring import Postings, best, bm25, headline_text, idf
 from .suggest import Suggestion, Vocabulary, read_pinyin, read_pinyin_clauses
 from .text import norm
+from .words import highlight_terms, phrase_parts, query_words, relax, requires, stopwords
 
 
 # What reading a missing, truncated or damaged file raises (PartError is

@@ -166,7 +166,8 @@ def test_bad_dates_and_kinds(seeds_search):
 
 def test_synonym_entries_of_several_words_apply_where_they_span_whole_words():
     from searchkit.query import Clause
-    from searchkit.ranking import Ranking, clause_terms, clause_words
+    from searchkit.ranking import Ranking, clause_terms
+    from searchkit.words import clause_words
 
     # jieba cuts 什么原因 into 什么 + 原因; the entry still finds its synonyms.
     assert "什么原因" in [w for w, *_ in clause_words("突然手疼是什么原因")]
