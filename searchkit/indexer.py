@@ -280,7 +280,7 @@ def _update(index_dir: str, paths: dict[str, str], pointer: dict, report: BuildR
     changed = [p for p in paths if old.get(p, {}).get("digest") != digests[p]]
     removed = [p for p in old if p not in digests]
     report.changed_files, report.removed_files = len(changed), len(removed)
-    report.warnings += [src.Warning_(paths[p], line, reason) for p in paths if p not in changed
+    report.warnings += [src.Warning_(p, line, reason) for p in paths if p not in changed
                         for line, reason in old.get(p, {}).get("warnings", ())]
     try:
         # Open every segment and its part files: a damaged index is refused

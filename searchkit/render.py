@@ -98,9 +98,10 @@ def format_hit(rank: int, hit: Hit, style: Style, width: int | None = None) -> s
     tail = f"({meta}, score {hit.score:.2f})"
     headline = hit.headline or hit.title
     # The facts follow the headline, or go to a line of their own where they would leave it too little room.
-    own_line = width is not None and width - 6 - cells(tail) < MIN_HEADLINE
-    room = None if width is None else width - 4 if own_line else width - 6 - cells(tail)
-    lines = [f"{rank:>2}. {_fit_marked(headline, hit.title_highlights, style, room)}" + ("" if own_line else f"  {tail}")]
+    lead = f"{rank:>2}. "  # wider from rank 100
+    own_line = width is not None and width - len(lead) - 2 - cells(tail) < MIN_HEADLINE
+    room = None if width is None else width - len(lead) if own_line else width - len(lead) - 2 - cells(tail)
+    lines = [f"{lead}{_fit_marked(headline, hit.title_highlights, style, room)}" + ("" if own_line else f"  {tail}")]
     if own_line:
         lines.append(f"    {_fit_marked(tail, [], style, width - 4)}")
     where = ", ".join(display_path(s) for s in hit.sources[:3])

@@ -154,6 +154,15 @@ def test_headlines_fit_columns_with_wide_characters(run, seeds_index, monkeypatc
     lines = r.stdout.splitlines()
     heads = [line for line in lines if line[:4].strip().rstrip(".").isdigit()]
     assert len(heads) == 30
+    from searchkit import SearchIndex
+    from searchkit.render import Style, format_hit
+
+    with SearchIndex.open(seeds_index) as ix:  # from rank 100 the rank takes a column more
+        hit = ix.search("医保").hits[0]
+    hit.headline = hit.headline * 8  # long enough to be cut at any width
+    for width in (columns, columns + 1):  # odd widths too: wide characters can leave a column spare
+        assert all(_cells(line) <= width for line in format_hit(100, hit, Style.for_stream(False), width).splitlines()
+                   if not line.startswith("    …"))
     fitted = [line for line in lines if (line in heads or line.startswith("    ")) and not line.startswith("    …")]
     assert all(_cells(line) <= columns for line in fitted), [line for line in fitted if _cells(line) > columns]
     facts = [line for line in lines if "(article" in line or "(card" in line]
