@@ -34,6 +34,8 @@ _EMPTY = (np.zeros(0, np.int32), np.zeros(0, np.float32))
 HEADLINE_CHARS = 100  # an untitled record's headline: the start of its body
 DENSE_SHARE = 4  # a term in over 1/DENSE_SHARE of the documents is added as a vector
 DENSE_BYTES = 64 << 20  # at most this much memory for such vectors
+CACHE_BYTES = 1 << 30  # at most this much memory for cached posting lists, headlines and the like
+ENTRY_BYTES = 1024  # what a cached entry's Python objects count as (a headline's text, dict, tuple)
 
 
 def _leaf_postings(reader, fieldname: str, text: str) -> tuple[np.ndarray, np.ndarray]:
@@ -74,7 +76,7 @@ class Postings:
     (all its segments, docnums global).  Segments written by another codec
     (a plain ``ix.writer()``) are read through Whoosh, more slowly."""
 
-    def __init__(self, searcher, cache_terms: int = 50_000):
+    def __init__(self, searcher, cache_bytes: int = CACHE_BYTES):
         self.searcher = searcher
         self.lock = threading.RLock()  # calls into Whoosh (re-entered while building the vocabulary)
         self._cache_lock = threading.Lock()
@@ -99,8 +101,9 @@ class Postings:
                 self.live[offset:offset + alive.size] = alive
         self.doc_count = int(self.live.sum())
         self._lengths: dict[str, tuple[np.ndarray, float]] = {}
-        self._cache: OrderedDict[tuple, tuple[np.ndarray, np.ndarray]] = OrderedDict()
-        self._cache_terms = cache_terms
+        self._cache: OrderedDict[tuple, tuple[object, int]] = OrderedDict()  # key -> (value, its bytes)
+        self._cache_bytes = 0
+        self._cache_budget = cache_bytes
         self._dense: OrderedDict[tuple, np.ndarray] = OrderedDict()
         self._dense_slots = max(1, DENSE_BYTES // (4 * max(self.n, 1)))
 
@@ -146,15 +149,25 @@ class Postings:
     def recall(self, key: tuple):
         with self._cache_lock:
             hit = self._cache.get(key)
-            if hit is not None:
-                self._cache.move_to_end(key)
-            return hit
+            if hit is None:
+                return None
+            self._cache.move_to_end(key)
+            return hit[0]
 
     def remember(self, key: tuple, value):
+        """Cache ``value`` (arrays, or tuples and records holding some)
+        within :data:`CACHE_BYTES`, least recently used out first.  Bounded
+        by bytes, not entries: a query leaves ~100 entries, mostly small,
+        and a count that a run of queries outgrows makes every lookup miss."""
+        size = _footprint(value)
         with self._cache_lock:
-            self._cache[key] = value
-            if len(self._cache) > self._cache_terms:
-                self._cache.popitem(last=False)
+            old = self._cache.pop(key, None)
+            if old is not None:
+                self._cache_bytes -= old[1]
+            self._cache[key] = (value, size)
+            self._cache_bytes += size
+            while self._cache_bytes > self._cache_budget and len(self._cache) > 1:
+                self._cache_bytes -= self._cache.popitem(last=False)[1][1]
         return value
 
     def get(self, fieldname: str, text: str) -> tuple[np.ndarray, np.ndarray]:
@@ -284,6 +297,16 @@ def best(scores: np.ndarray, pool: np.ndarray, k: int) -> np.ndarray:
         pick = np.concatenate([np.flatnonzero(above), np.flatnonzero(values == kth)[:k - int(np.count_nonzero(above))]])
         docs, values = docs[pick], values[pick]
     return docs[np.lexsort((docs, -values))]
+
+
+def _footprint(value) -> int:
+    """Bytes a cached value holds: its own arrays' (views of the mapped
+    index cost nothing), and an allowance for the Python objects."""
+    if isinstance(value, np.ndarray):
+        return value.nbytes if value.flags.owndata else 0
+    if isinstance(value, tuple):
+        return ENTRY_BYTES + sum(_footprint(v) for v in value if isinstance(v, np.ndarray))
+    return ENTRY_BYTES
 
 
 def headline_text(stored: dict) -> str:

@@ -283,3 +283,26 @@ def test_snippets_fold_in_full_the_bodies_the_index_marks_traditional(tmp_path):
     wix.writer(codec=SearchkitCodec()).commit(optimize=True)
     wix.close()
     check({"t1": False, "s1": False, "p1": False})
+
+
+def test_posting_cache_is_bounded_by_bytes_least_recently_used_out(seeds_search):
+    """The cache holds what fits its byte budget, whatever the number of
+    entries, and drops the least recently used first; a recalled entry is
+    the one remembered."""
+    from searchkit.scoring import ENTRY_BYTES, Postings, _footprint
+
+    budget = 120 * ENTRY_BYTES
+    p = Postings(seeds_search._searcher, cache_bytes=budget)
+    terms = sorted(p.terms("chars"))
+    assert len(terms) > 500
+    first = terms[0]
+    for t in terms:
+        p.get("chars", t)
+        p.recall(("chars", first))  # kept in use: never the least recent
+        assert p._cache_bytes <= budget
+    assert p._cache_bytes == sum(_footprint(v) for v, _ in p._cache.values())
+    kept = [k for k in p._cache if k[0] == "chars"]
+    assert ("chars", first) in p._cache and 50 < len(kept) < 120  # bounded by bytes, not by a count
+    assert [k[1] for k in kept[:-1]] == terms[-len(kept) + 1:]  # the most recent others, in order
+    docs, tf = p.get("chars", terms[-1])
+    assert p.recall(("chars", terms[-1]))[0] is docs
