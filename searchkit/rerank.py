@@ -6,12 +6,14 @@ matches are then reordered by a small gradient-boosted tree model (fitted on
 the train split's judgments by ``tools/train_rerank.py``, shipped as
 ``data/rerank.json``) over features that compare the query with each
 headline as a whole: how much of the query's rarer characters and words the
-headline holds, how much of the headline the query explains, where the match
-starts, whether the query characters a headline lacks have near stand-ins
-in it (character vectors learned from unlabelled text, ``data/char_vectors.npz``),
-and whether both ask the same kind of question (treatment, cause,
-yes/no…).  Features describe a query and a headline, never which query or
-which document it is, so nothing learned is a lookup of the judgments.
+headline holds, how much of the headline the query explains (and spells out
+in its order), where the match starts, which letters and digits (numbers,
+units) the headline adds, whether the query characters a headline lacks have
+near stand-ins in it (character vectors learned from unlabelled text,
+``data/char_vectors.npz``), and whether both ask the same kind of question
+(treatment, cause, yes/no…).  Features describe a query and a headline,
+never which query or which document it is, so nothing learned is a lookup
+of the judgments.
 
 The model runs in NumPy: every tree is a few arrays, walked for all
 candidates at once.
@@ -35,7 +37,11 @@ from .scoring import Postings, idf
 from .text import norm
 
 FEATURES = ("score", "query_chars", "headline_chars", "words", "extra_stops", "first", "length",
-            "kinds_both", "kinds_query", "kinds_headline", "near_missing")
+            "kinds_both", "kinds_query", "kinds_headline", "near_missing", "subsequence", "extra_symbols")
+
+# A headline's letters, digits and Han characters that the longest common
+# subsequence sees, one bit of a 64-bit word each; later ones are left out.
+_SPAN = 64
 
 
 @lru_cache(maxsize=1)
@@ -88,6 +94,8 @@ class QueryProfile:
     kinds: int
     known: np.ndarray  # where in ``chars`` those with a vector (:func:`char_vectors`) are
     vectors: np.ndarray  # their vectors
+    spelled: str  # its letters, digits and Han characters in order
+    symbols: frozenset[str]  # its letters and digits other than Han characters
 
 
 @dataclass(frozen=True)
@@ -102,6 +110,16 @@ class Headline:
     stops: frozenset[str]  # its question and function words (:func:`question_words`)
     kinds: int
     rows: np.ndarray  # of its distinct Han characters that have a vector, their rows (:func:`char_vectors`)
+    spots: dict[str, int]  # its first :data:`_SPAN` letters, digits and Han characters -> bits of where
+    size: int  # how many characters ``spots`` has seen
+    symbols: frozenset[str]  # its letters and digits other than Han characters
+
+
+_SYMBOL = re.compile(r"[0-9A-Za-z]")  # a letter or digit that is no Han character (:func:`is_han`)
+
+
+def _symbols(text: str) -> frozenset[str]:
+    return frozenset(_SYMBOL.findall(text))
 
 
 def query_profile(postings: Postings, clauses: list[Clause]) -> QueryProfile:
@@ -116,7 +134,8 @@ def query_profile(postings: Postings, clauses: list[Clause]) -> QueryProfile:
         chars=chars, char_idf=char_idf, words=tuple((w, *syn.get(w, ())) for w in words),
         word_idf=np.array([idf(n, postings.docs("body", w).size) for w in words]),
         stops=question_words(text), kinds=kinds(text),
-        known=np.array([chars.index(ch) for ch in known], dtype=np.int64), vectors=char_vectors()[1][rows])
+        known=np.array([chars.index(ch) for ch in known], dtype=np.int64), vectors=char_vectors()[1][rows],
+        spelled="".join(ch for ch in text if ch.isalnum()), symbols=_symbols(text))
 
 
 def headline(postings: Postings, docnum: int) -> Headline:
@@ -129,9 +148,14 @@ def headline(postings: Postings, docnum: int) -> Headline:
     first: dict[str, int] = {}
     for i, ch in enumerate(han):
         first.setdefault(ch, i)
+    spelled = [ch for ch in text if ch.isalnum()][:_SPAN]
+    spots: dict[str, int] = {}
+    for i, ch in enumerate(spelled):
+        spots[ch] = spots.get(ch, 0) | 1 << i
     return postings.remember(key, Headline(text=text, weights=weights, total=total, first=first, han=len(han),
                                            stops=question_words(text), kinds=kinds(text),
-                                           rows=_vector_rows(weights)[1]))
+                                           rows=_vector_rows(weights)[1], spots=spots, size=len(spelled),
+                                           symbols=_symbols(text)))
 
 
 def _share(held: list[list[float]] | np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -167,7 +191,26 @@ def features(q: QueryProfile, heads: list[Headline], scores: np.ndarray) -> np.n
     x[:, 8] = [q.kinds.bit_count() - b for b in both]
     x[:, 9] = [h.kinds.bit_count() - b for h, b in zip(heads, both)]
     x[:, 10] = _near_missing(q, heads, idf_in_head)
+    x[:, 11] = _subsequence(q, heads)
+    x[:, 12] = [len(h.symbols - q.symbols) for h in heads]
     return x
+
+
+def _subsequence(q: QueryProfile, heads: list[Headline]) -> np.ndarray:
+    """The longest common subsequence of the query's and each headline's
+    letters, digits and Han characters, as a share of the headline's: how
+    much of the headline the query spells out in its order, where the
+    character shares ignore order (白带多 against 多白带).  Bit-parallel
+    (Hyyrö 2004): one 64-bit word per headline, a few word operations per
+    query character, for the whole window at once."""
+    spots = [h.spots for h in heads]
+    lacks = np.full(len(heads), ~np.uint64(0))  # the zero bits count the subsequence
+    for m in np.array([[s.get(ch, 0) for s in spots] for ch in q.spelled], dtype=np.uint64):
+        held = lacks & m
+        lacks = (lacks + held) | (lacks - held)
+    size = np.array([h.size for h in heads])
+    found = ~lacks & np.array([(1 << n) - 1 for n in size.tolist()], dtype=np.uint64)
+    return np.unpackbits(found.view(np.uint8)).reshape(-1, 64).sum(axis=1) / np.maximum(size, 1)
 
 
 def _near_missing(q: QueryProfile, heads: list[Headline], held: np.ndarray) -> np.ndarray:
