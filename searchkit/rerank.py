@@ -39,10 +39,6 @@ from .text import norm
 FEATURES = ("score", "query_chars", "headline_chars", "words", "extra_stops", "first", "length",
             "kinds_both", "kinds_query", "kinds_headline", "near_missing", "subsequence", "extra_symbols")
 
-# A headline's letters, digits and Han characters that the longest common
-# subsequence sees, one bit of a 64-bit word each; later ones are left out.
-_SPAN = 64
-
 
 @lru_cache(maxsize=1)
 def intents() -> tuple[re.Pattern, ...]:
@@ -110,8 +106,8 @@ class Headline:
     stops: frozenset[str]  # its question and function words (:func:`question_words`)
     kinds: int
     rows: np.ndarray  # of its distinct Han characters that have a vector, their rows (:func:`char_vectors`)
-    spots: dict[str, int]  # its first :data:`_SPAN` letters, digits and Han characters -> bits of where
-    size: int  # how many characters ``spots`` has seen
+    spots: dict[str, int]  # its letters, digits and Han characters -> the bits of where each stands
+    size: int  # how many letters, digits and Han characters it has
     symbols: frozenset[str]  # its letters and digits other than Han characters
 
 
@@ -148,7 +144,7 @@ def headline(postings: Postings, docnum: int) -> Headline:
     first: dict[str, int] = {}
     for i, ch in enumerate(han):
         first.setdefault(ch, i)
-    spelled = [ch for ch in text if ch.isalnum()][:_SPAN]
+    spelled = [ch for ch in text if ch.isalnum()]
     spots: dict[str, int] = {}
     for i, ch in enumerate(spelled):
         spots[ch] = spots.get(ch, 0) | 1 << i
@@ -201,16 +197,19 @@ def _subsequence(q: QueryProfile, heads: list[Headline]) -> np.ndarray:
     letters, digits and Han characters, as a share of the headline's: how
     much of the headline the query spells out in its order, where the
     character shares ignore order (白带多 against 多白带).  Bit-parallel
-    (Hyyrö 2004): one 64-bit word per headline, a few word operations per
-    query character, for the whole window at once."""
-    spots = [h.spots for h in heads]
-    lacks = np.full(len(heads), ~np.uint64(0))  # the zero bits count the subsequence
-    for m in np.array([[s.get(ch, 0) for s in spots] for ch in q.spelled], dtype=np.uint64):
-        held = lacks & m
-        lacks = (lacks + held) | (lacks - held)
-    size = np.array([h.size for h in heads])
-    found = ~lacks & np.array([(1 << n) - 1 for n in size.tolist()], dtype=np.uint64)
-    return np.unpackbits(found.view(np.uint8)).reshape(-1, 64).sum(axis=1) / np.maximum(size, 1)
+    (Hyyrö 2004) in one integer per headline, whose bits are the headline's
+    characters: a query character the headline lacks costs one look-up."""
+    shares = []
+    for h in heads:
+        every = (1 << h.size) - 1
+        lacks = every  # the cleared bits count the subsequence
+        for ch in q.spelled:
+            spot = h.spots.get(ch)
+            if spot:
+                held = lacks & spot
+                lacks = ((lacks + held) | (lacks - held)) & every
+        shares.append((h.size - lacks.bit_count()) / (h.size or 1))
+    return np.array(shares)
 
 
 def _near_missing(q: QueryProfile, heads: list[Headline], held: np.ndarray) -> np.ndarray:
