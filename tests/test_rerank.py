@@ -13,7 +13,8 @@ from searchkit.rerank import FEATURES, Trees, char_vectors, shipped
 
 # Real titles of the shared KUAKE corpus, about one complaint.
 TITLES = ["突然头晕是怎么回事", "老是突然头晕怎么回事啊", "头晕恶心想吐怎么办", "头晕吃什么药好",
-          "突然眩晕是怎么回事", "早上起床头晕是什么原因", "头晕是颈椎病引起的吗", "孕妇头晕怎么办"]
+          "突然眩晕是怎么回事", "早上起床头晕是什么原因", "头晕是颈椎病引起的吗", "孕妇头晕怎么办",
+          "8岁孩子总是说头晕是怎么回事"]
 
 
 def test_trees_are_walked_from_the_root_to_a_leaf_and_summed():
@@ -78,6 +79,12 @@ def test_features_describe_text_not_which_document_it_is(tmp_path):
     assert best[FEATURES.index("near_missing")] == 1.0  # it lacks no query character
     # 突然眩晕是怎么回事 lacks 头 of 头晕: how close its nearest character comes, below an exact match.
     assert 0.0 < first["突然眩晕是怎么回事"][FEATURES.index("near_missing")] < 1.0
+    # It spells the query out in order: 头晕怎么回事 is 6 of its 9 characters; 头晕恶心想吐怎么办 has 头晕怎么 of it.
+    assert best[FEATURES.index("subsequence")] == pytest.approx(6 / 9)
+    assert first["头晕恶心想吐怎么办"][FEATURES.index("subsequence")] == pytest.approx(4 / 9)
+    # The digit is the only letter or digit a headline holds beyond the query.
+    assert first["8岁孩子总是说头晕是怎么回事"][FEATURES.index("extra_symbols")] == 1.0
+    assert best[FEATURES.index("extra_symbols")] == 0.0
 
 
 def test_character_vectors_put_characters_used_alike_close():
