@@ -76,7 +76,7 @@ class Postings:
     (all its segments, docnums global).  Segments written by another codec
     (a plain ``ix.writer()``) are read through Whoosh, more slowly."""
 
-    def __init__(self, searcher, cache_bytes: int = CACHE_BYTES):
+    def __init__(self, searcher, cache_bytes: int | None = None):
         self.searcher = searcher
         self.lock = threading.RLock()  # calls into Whoosh (re-entered while building the vocabulary)
         self._cache_lock = threading.Lock()
@@ -103,7 +103,7 @@ class Postings:
         self._lengths: dict[str, tuple[np.ndarray, float]] = {}
         self._cache: OrderedDict[tuple, tuple[object, int]] = OrderedDict()  # key -> (value, its bytes)
         self._cache_bytes = 0
-        self._cache_budget = cache_bytes
+        self._cache_budget = CACHE_BYTES if cache_bytes is None else cache_bytes  # read now: settable
         self._dense: OrderedDict[tuple, np.ndarray] = OrderedDict()
         self._dense_slots = max(1, DENSE_BYTES // (4 * max(self.n, 1)))
 
