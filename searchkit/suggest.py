@@ -206,7 +206,7 @@ class Vocabulary:
             words = exact[:1] if exact else [self.by_key[k][0] for k in self._split(key)]
             return " ".join(words) if words else None
         changed, parts, last = False, [], 0
-        for w, _, s, e in text_words(n):  # cut once: the search that asks has cut it
+        for w, _, s, e in text_words(n):  # cached: a one-clause query's search has cut this text already
             if s < last:
                 continue  # a search-mode sub-word inside a word already taken
             if _HAN_WORD.match(w) and not self.df.get(w):

@@ -148,8 +148,6 @@ def normalize(text: str, simplified: bool = False) -> Normalized:
 # ASCII (，-> ,  ０ -> 0  ① -> 1); Han ideographs (no decompositions, no case)
 # are added as whole ranges.
 _SCANNED = ((0x80, 0x250), (0x370, 0x400), (0x2000, 0x2C00), (0x3000, 0x3040), (0xFE30, 0xFE50), (0xFF00, 0xFFF0))
-
-
 _ASCII = re.compile(r"[\x00-\x7f]")
 
 
