@@ -170,8 +170,15 @@ def _merge_small(writer, segments):
     return kept
 
 
-def _manifest(files: dict[str, dict]) -> dict:
-    return {"format": FORMAT_VERSION, "built": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "sources": files}
+def _manifest(files: dict[str, dict], repeated: list[src.Warning_]) -> dict:
+    """The sources, and the records skipped for an id another record holds
+    (no one file's to remember: they come and go with the other files)."""
+    return {"format": FORMAT_VERSION, "built": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "sources": files,
+            "repeated": [[w.source, w.line, w.reason, w.record] for w in repeated]}
+
+
+def _repeated(manifest: dict) -> list[src.Warning_]:
+    return [src.Warning_(*w) for w in manifest.get("repeated", ())]
 
 
 def _entry(sf: src.SourceFile) -> dict:
@@ -255,7 +262,7 @@ def _build_generation(gen_dir: str, paths: dict[str, str], report: BuildReport, 
         except BaseException:
             cancel(writer)
             raise
-    write_atomic(manifest_path(gen_dir, ix.latest_generation() + 1), _manifest(entries))
+    write_atomic(manifest_path(gen_dir, ix.latest_generation() + 1), _manifest(entries, repeated))
     writer.commit(merge=False)
     ix.close()
     fsync_dir(gen_dir)
@@ -275,7 +282,8 @@ def _update(index_dir: str, paths: dict[str, str], pointer: dict, report: BuildR
         ix = whoosh_index.open_dir(gen_dir)
     except damaged as e:
         raise refuse(e) from None
-    old = read_manifest(gen_dir, ix.latest_generation())["sources"]
+    manifest = read_manifest(gen_dir, ix.latest_generation())
+    old = manifest["sources"]
     digests = {p: _digest_if_changed(p, old.get(p, {})) for p in paths}
     changed = [p for p in paths if old.get(p, {}).get("digest") != digests[p]]
     removed = [p for p in old if p not in digests]
@@ -291,19 +299,28 @@ def _update(index_dir: str, paths: dict[str, str], pointer: dict, report: BuildR
         raise refuse(e) from None
     if not changed and not removed:
         ix.close()
+        report.warnings += _repeated(manifest)
         _check_strict(report, strict)
         return
 
     loaded = _load_all({p: paths[p] for p in changed}, report)
     affected = {i for p in removed for i in old[p].get("records", {})}
     affected |= {i for p in changed for i in _changed_ids(old.get(p, {}), loaded[p].records)}
+    gone = set(changed) | set(removed)
+    # A record skipped for its id, or the one that kept it, in a file that
+    # changed: the id may change hands or stop being skipped, so it is merged
+    # again (a conflict that is new involves a new or changed record).
+    remembered = _repeated(manifest)
+    affected |= {w.record for w in remembered} & {i for p in gone for i in old.get(p, {}).get("records", {})}
     # A card shared with untouched pages must keep listing them: re-parse
     # those pages (parsing is cheap; only affected records are re-analyzed).
-    gone = set(changed) | set(removed)
     also = sorted({p for p, e in old.items() if p not in gone and affected.intersection(e.get("records", {}))})
     records = [r for sf in loaded.values() for r in sf.records]
     records += [r for p in also for r in src.load(p, paths[p]).records]
     merged, repeated = src.merge_records(records)
+    # Skips of ids merged again are found again; the others still hold.
+    kept = [w for w in remembered if w.source not in gone and w.record not in affected]
+    repeated = kept + [w for w in repeated if w not in kept]
     report.warnings += repeated
     _check_strict(report, strict)
     fresh = [r for r in merged if r.id in affected]
@@ -322,7 +339,7 @@ def _update(index_dir: str, paths: dict[str, str], pointer: dict, report: BuildR
     except BaseException:
         cancel(writer)
         raise
-    write_atomic(manifest_path(gen_dir, ix.latest_generation() + 1), _manifest(files))
+    write_atomic(manifest_path(gen_dir, ix.latest_generation() + 1), _manifest(files, repeated))
     writer.commit(mergetype=_merge_small)
     prune_manifests(gen_dir, ix.latest_generation())
     ix.close()

@@ -40,6 +40,7 @@ class Warning_:
     source: str
     line: int | None
     reason: str
+    record: str | None = None  # the id of a record skipped for its id (:func:`merge_records`)
 
     def __str__(self) -> str:
         where = f"{self.source}:{self.line}" if self.line else self.source
@@ -274,7 +275,7 @@ def merge_records(records: list[Record]) -> tuple[list[Record], list[Warning_]]:
             seen.sources.extend(s for s in r.sources if s not in seen.sources)
         else:
             where = f"{seen.sources[0]}:{seen.line}" if seen.line else seen.sources[0]
-            warnings.append(Warning_(r.sources[0], r.line, f"skipped: id {r.id!r} is already used by {where}"))
+            warnings.append(Warning_(r.sources[0], r.line, f"skipped: id {r.id!r} is already used by {where}", r.id))
     for r in merged.values():
         r.sources.sort()
     return list(merged.values()), warnings

@@ -12,6 +12,7 @@ import time
 import pytest
 from click.testing import CliRunner
 
+from searchkit import SearchIndex
 from searchkit.cli import main
 from searchkit.errors import IndexLockedError
 from searchkit.indexer import build_index
@@ -126,3 +127,49 @@ def test_lines_skipped_by_an_earlier_run_are_still_reported(tmp_path):
     docs.write_text('{"id": "1", "text": "感冒发烧怎么办"}\n{"id": "2", "text": "医保卡丢了"}\n', encoding="utf-8")
     fixed = runner.invoke(main, ["index", str(docs), "--index-dir", idx, "--strict"])
     assert fixed.exit_code == 0 and "skipped line" not in fixed.output and "0 skipped" in fixed.output
+
+
+def test_records_skipped_for_their_id_are_reported_until_the_conflict_ends(tmp_path):
+    """A record skipped because another file holds its id stays out of the
+    index while neither file changes: updates that read neither file still
+    report it (``--strict`` fails), one that changes either reports it where
+    it now stands, and once the other file lets the id go it is indexed."""
+    first, second = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    first.write_text('{"id": "1", "text": "感冒发烧怎么办"}\n', encoding="utf-8")
+    second.write_text('{"id": "1", "text": "医保卡丢了怎么补办"}\n{"id": "2", "text": "咳嗽有痰"}\n', encoding="utf-8")
+    idx = str(tmp_path / "ix")
+    runner = CliRunner()
+
+    def index(*extra):
+        return runner.invoke(main, ["index", str(first), str(second), "--index-dir", idx, *extra])
+
+    def skips(result):
+        return [line for line in result.output.splitlines() if "is already used by" in line]
+
+    built = index()
+    assert built.exit_code == 0 and skips(built) == [f"searchkit: warning: {second}:1: skipped: id '1' is already "
+                                                     f"used by {first}:1"]
+    again = index()
+    assert again.exit_code == 0 and "0 new or changed" in again.output and skips(again) == skips(built)
+    before = snapshot(idx)
+    strict = index("--strict")
+    assert strict.exit_code == 2 and skips(strict) == skips(built) and "Traceback" not in strict.output
+    assert snapshot(idx) == before
+    # The losing file changes around the skipped line: reported where it now stands.
+    second.write_text('{"id": "3", "text": "头痛"}\n{"id": "1", "text": "医保卡丢了怎么补办"}\n'
+                      '{"id": "2", "text": "咳嗽有痰"}\n', encoding="utf-8")
+    moved = index()
+    assert moved.exit_code == 0 and skips(moved) == [f"searchkit: warning: {second}:2: skipped: id '1' is already "
+                                                     f"used by {first}:1"]
+    assert skips(index()) == skips(moved)
+    # The keeping file changes elsewhere: the conflict holds.
+    first.write_text('{"id": "1", "text": "感冒发烧怎么办"}\n{"id": "4", "text": "失眠"}\n', encoding="utf-8")
+    assert skips(index()) == skips(moved) and skips(index()) == skips(moved)
+    with SearchIndex.open(idx) as ix:
+        assert ix.get("1").body == "感冒发烧怎么办" and not ix.search("医保卡补办").total
+    # It lets the id go: the record is indexed, and nothing is reported any more.
+    first.write_text('{"id": "5", "text": "感冒发烧怎么办"}\n{"id": "4", "text": "失眠"}\n', encoding="utf-8")
+    freed = index("--strict")
+    assert freed.exit_code == 0 and not skips(freed) and not skips(index("--strict"))
+    with SearchIndex.open(idx) as ix:
+        assert ix.get("1").body == "医保卡丢了怎么补办" and ix.search("医保卡补办").hits[0].id == "1"
