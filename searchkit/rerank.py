@@ -10,7 +10,9 @@ headline holds, how much of the headline the query explains (and spells out
 in its order), where the match starts, which letters and digits (numbers,
 units) the headline adds, whether the query characters a headline lacks have
 near stand-ins in it (character vectors learned from unlabelled text,
-``data/char_vectors.npz``), and whether both ask the same kind of question
+``data/char_vectors.npz``), whether what the headline has in place of the
+query characters it lacks has gone with relevance before (``translated``,
+``data/translations.txt``), and whether both ask the same kind of question
 (treatment, cause, yes/no…).  Features describe a query and a headline,
 never which query or which document it is, so nothing learned is a lookup
 of the judgments.
@@ -37,7 +39,10 @@ from .text import norm
 from .words import clause_words, positive_texts, stopwords, synonyms
 
 FEATURES = ("score", "query_chars", "headline_chars", "words", "extra_stops", "first", "length",
-            "kinds_both", "kinds_query", "kinds_headline", "near_missing", "subsequence", "extra_symbols")
+            "kinds_both", "kinds_query", "kinds_headline", "near_missing", "subsequence", "extra_symbols",
+            "translated")
+
+Translations = dict[str, dict[str, float]]
 
 
 @lru_cache(maxsize=1)
@@ -64,6 +69,22 @@ def char_vectors() -> tuple[dict[str, int], np.ndarray]:
     with resources.files("searchkit").joinpath("data", "char_vectors.npz").open("rb") as f:
         z = np.load(f)
         return {ch: i for i, ch in enumerate(z["chars"].tolist())}, z["vectors"].astype(np.float32)
+
+
+@lru_cache(maxsize=1)
+def translations() -> Translations:
+    """Query character -> headline character -> lift: how much likelier a
+    window headline was judged relevant where it lacked the first but held
+    the second (log-odds, against all headlines lacking a query character).
+    Mined from the train split's judged windows by ``tools/train_rerank.py``
+    (``tools/translations.py``): a relation of two characters, the way web
+    search learns from clicks that 儿 answers 孩 and 痛 answers 疼, which
+    neither exact matches nor character vectors see.  Read once."""
+    table: Translations = {}
+    for line in data_lines("translations.txt"):
+        source, *pairs = line.split()
+        table[source] = {p[0]: float(p[2:]) for p in pairs}
+    return table
 
 
 def _vector_rows(chars: Iterable[str]) -> tuple[tuple[str, ...], np.ndarray]:
@@ -163,8 +184,10 @@ def _share(held: np.ndarray, weights: np.ndarray, rows: int) -> np.ndarray:
     return (held.reshape(rows, weights.size) > 0).astype(np.float64) @ weights / total
 
 
-def features(q: QueryProfile, heads: list[Headline], scores: np.ndarray) -> np.ndarray:
-    """The candidates' feature rows, columns in the order of :data:`FEATURES`."""
+def features(q: QueryProfile, heads: list[Headline], scores: np.ndarray,
+             table: Translations | None = None) -> np.ndarray:
+    """The candidates' feature rows, columns in the order of :data:`FEATURES`
+    (``translated`` read through ``table``, by default :func:`translations`)."""
     n = len(heads)
     x = np.zeros((n, len(FEATURES)))
     top = float(scores.max()) if n else 0.0
@@ -188,7 +211,40 @@ def features(q: QueryProfile, heads: list[Headline], scores: np.ndarray) -> np.n
     x[:, 10] = _near_missing(q, heads, idf_in_head)
     x[:, 11] = _subsequence(q, heads)
     x[:, 12] = [len(h.symbols - q.symbols) for h in heads]
+    x[:, 13] = translated(q, heads, translations() if table is None else table)
     return x
+
+
+def translated(q: QueryProfile, heads: list[Headline], table: Translations) -> np.ndarray:
+    """For the query characters each headline lacks: the idf-weighted mean
+    of the best lift (:func:`translations`) among the headline's characters
+    the query does not hold, 0 for a character it has no entry for; 0 when
+    it lacks none.  A pair relation, never a query's or a document's
+    identity.  The query's rows are turned round once (headline character
+    -> the query characters it answers), so a headline costs a look-up per
+    character it holds and one per query character (plain dictionaries:
+    a matrix and ``maximum.reduceat`` cost more at these sizes)."""
+    answers: dict[str, list[tuple[int, float]]] = {}
+    for i, ch in enumerate(q.chars):
+        for b, v in table.get(ch, {}).items():
+            if b not in q.chars:
+                answers.setdefault(b, []).append((i, v))
+    weights = q.char_idf.tolist()
+    out = np.zeros(len(heads))
+    for n, h in enumerate(heads):
+        held = h.weights
+        best: dict[int, float] = {}
+        for b in held:
+            for i, v in answers.get(b, ()):
+                if v > best.get(i, -1e300):
+                    best[i] = v
+        total = got = 0.0
+        for i, ch in enumerate(q.chars):
+            if ch not in held:
+                total += weights[i]
+                got += weights[i] * best.get(i, 0.0)
+        out[n] = got / total if total else 0.0
+    return out
 
 
 def _subsequence(q: QueryProfile, heads: list[Headline]) -> np.ndarray:
@@ -266,9 +322,10 @@ class Trees:
 class Reranker:
     """Reorders the best ``window`` full matches of a relevance-sorted search."""
 
-    def __init__(self, trees: Trees | None, window: int):
+    def __init__(self, trees: Trees | None, window: int, table: Translations | None = None):
         self.trees = trees
         self.window = window
+        self.table = table  # for ``translated``; None: the shipped :func:`translations`
 
     def rerank(self, postings: Postings, clauses: list[Clause], pool: np.ndarray,
                scores: np.ndarray) -> np.ndarray:
@@ -288,10 +345,9 @@ class Reranker:
                 scores: np.ndarray) -> np.ndarray:
         return self.trees.predict(self.rows_of(postings, clauses, docs, scores))
 
-    @staticmethod
-    def rows_of(postings: Postings, clauses: list[Clause], docs: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    def rows_of(self, postings: Postings, clauses: list[Clause], docs: np.ndarray, scores: np.ndarray) -> np.ndarray:
         return features(query_profile(postings, clauses), [headline(postings, d) for d in docs.tolist()],
-                        scores.astype(np.float64))
+                        scores.astype(np.float64), self.table)
 
 
 def load_model(text: str) -> Reranker:

@@ -9,7 +9,7 @@ import pytest
 from searchkit import SearchIndex
 from searchkit.indexer import build_index
 from searchkit.query import parse_query
-from searchkit.rerank import FEATURES, Trees, char_vectors, shipped
+from searchkit.rerank import FEATURES, Trees, char_vectors, shipped, translations
 
 # Real titles of the shared KUAKE corpus, about one complaint.
 TITLES = ["突然头晕是怎么回事", "老是突然头晕怎么回事啊", "头晕恶心想吐怎么办", "头晕吃什么药好",
@@ -93,3 +93,24 @@ def test_character_vectors_put_characters_used_alike_close():
     assert cosine("疼", "痛") > 0.6 > 0.2 > cosine("疼", "猫")
     assert cosine("肚", "腹") > 0.3 > cosine("肚", "猫")
     assert np.all(np.linalg.norm(vectors, axis=1) <= 1.0 + 1e-3)
+
+
+def test_translated_reads_what_a_headline_holds_in_place_of_a_lacked_character(tmp_path):
+    # Real titles of the shared KUAKE corpus; 小孩发烧流鼻血 is a query of its kind.
+    titles = ["小儿发烧流鼻血", "小孩发烧、流鼻血怎么办？", "小孩发烧后出小红点"]
+    source = tmp_path / "t.jsonl"
+    source.write_text("".join(json.dumps({"id": f"d{i}", "title": "", "text": t}, ensure_ascii=False) + "\n"
+                              for i, t in enumerate(titles)), encoding="utf-8")
+    build_index([str(source)], str(tmp_path / "ix"))
+    with SearchIndex.open(str(tmp_path / "ix")) as ix:
+        clauses = parse_query("小孩发烧流鼻血")
+        scores, matched = ix._rank(clauses)
+        docs = np.flatnonzero(matched)
+        rows = ix.reranker.rows_of(ix._postings, clauses, docs, scores[docs])
+        got = {ix._postings.stored(int(d))["body"]: row[FEATURES.index("translated")] for d, row in zip(docs, rows)}
+    # 小儿… lacks only 孩, and holds 儿 for it: the feature is that pair's lift, which the train judgments made high.
+    assert got["小儿发烧流鼻血"] == pytest.approx(translations()["孩"]["儿"]) and translations()["孩"]["儿"] > 0.5
+    assert got["小孩发烧、流鼻血怎么办？"] == 0.0  # it lacks no query character
+    # The shipped table is a relation of characters: small, and never a character onto itself.
+    table = translations()
+    assert 500 < len(table) < 5000 and all(a not in row and len(row) <= 20 for a, row in table.items())

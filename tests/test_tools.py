@@ -15,6 +15,7 @@ sys.path.insert(0, str(ROOT / "tools"))
 
 import mine_synonyms  # noqa: E402
 import train_ranking  # noqa: E402
+import translations  # noqa: E402
 
 
 def test_substitution_is_the_one_word_a_relevant_title_has_instead():
@@ -66,15 +67,25 @@ def test_train_ranking_writes_weights_ranking_accepts(corpus_index, tmp_path):
     assert len(doc["metrics"]["dev_after"]) == 3
 
 
+def test_translations_lift_pairs_that_went_with_relevance():
+    # 孩 lacked, 儿 held: relevant 6 of 6 times; 孩 lacked, 痛 held: 0 of 6; the rest of the cases set the rate.
+    windows = [(("小", "孩", "发", "烧"), [("小儿发烧", True), ("小腿痛", False)]) for _ in range(6)]
+    windows += [(("头", "晕"), [("头疼", False), ("眩晕", False)]) for _ in range(30)]
+    table = translations.mine(windows)
+    assert table["孩"]["儿"] > 0 > table["孩"]["痛"] and "小" not in table  # 小 was never lacked
+    assert all(b not in "小孩发烧" for b in table["孩"])  # a query's own characters are no translation
+
 def test_train_rerank_writes_a_model_search_walks_like_lightgbm(corpus_index, tmp_path):
     import train_rerank
 
     from searchkit.rerank import FEATURES, Reranker, Trees, load_model
 
-    out = tmp_path / "rerank.json"
+    out, table = tmp_path / "rerank.json", tmp_path / "translations.txt"
     # The tool itself checks that NumPy walks the exported trees as LightGBM predicts.
     assert train_rerank.main(["--corpus", str(shared_path("corpus")), "--index-dir", corpus_index,
-                              "--sample", "150", "--no-cv", "--out", str(out)]) == 0
+                              "--sample", "150", "--no-cv", "--out", str(out), "--translations", str(table)]) == 0
+    assert all(len(line.split()) >= 2 for line in table.read_text(encoding="utf-8").splitlines()
+               if not line.startswith("#"))
     model = load_model(out.read_text(encoding="utf-8"))
     assert isinstance(model, Reranker) and isinstance(model.trees, Trees) and model.window == train_rerank.WINDOW
     doc = json.loads(out.read_text(encoding="utf-8"))

@@ -3,17 +3,23 @@
     pip install -e '.[train]'
     searchkit index ../shared/corpus/corpus.jsonl --index-dir /tmp/rel-ix --rebuild
     python tools/train_rerank.py --corpus ../shared/corpus --index-dir /tmp/rel-ix \\
-        --out searchkit/data/rerank.json
+        --out searchkit/data/rerank.json --translations searchkit/data/translations.txt
 
 For every judged train query, the first-stage ranking's best ``--window``
 full matches (with the shipped ``data/ranking.json`` weights) become rows of
 :data:`searchkit.rerank.FEATURES`, labelled with their graded judgment (0
 when unjudged).  LightGBM's lambdarank fits shallow trees on those rows; the
 trees are written as arrays that searchkit walks in NumPy, so searching
-needs no LightGBM.  Reported beside the fit, measured by ``searchkit eval``'s
-own code through the real search: 5-fold cross-validation on train (folds
-as in ``train_ranking.py``, each scored by a model fitted on the other four)
-and the dev split, which the fit never reads.  Deterministic: the same
+needs no LightGBM.  The ``translated`` feature reads a table mined from
+the same judgments (``translations.py``), so it is cross-fitted: each
+train row's value comes from a table mined from the other folds (in the
+cross-validation, from the folds other than its own and the held-out one),
+the held-out fold and dev are searched with a table of the folds fitted
+on, and the shipped table is mined from all of train.  Reported beside the
+fit, measured by ``searchkit eval``'s own code through the real search:
+5-fold cross-validation on train (folds as in ``train_ranking.py``, each
+scored by a model fitted on the other four) and the dev split, which the
+fit never reads.  Deterministic: the same
 corpus, code and weights give the same file.
 """
 
@@ -28,8 +34,9 @@ import numpy as np
 
 from searchkit import SearchIndex
 from searchkit.evaluate import evaluate
-from searchkit.rerank import FEATURES, Reranker, Trees
+from searchkit.rerank import FEATURES, Reranker, Trees, headline, query_profile, translated
 from train_ranking import FOLDS, fold, load, sample
+from translations import mine, write
 
 PARAMS = dict(objective="lambdarank", learning_rate=0.1, num_leaves=4, max_depth=2, min_data_in_leaf=50,
               feature_fraction=0.8, bagging_fraction=0.8, bagging_freq=1, lambdarank_truncation_level=20,
@@ -37,29 +44,63 @@ PARAMS = dict(objective="lambdarank", learning_rate=0.1, num_leaves=4, max_depth
 ROUNDS = 150
 ALWAYS_LEFT = 1e300  # the threshold of a padding split: no feature is above it
 WINDOW = 20
+TRANSLATED = FEATURES.index("translated")
 
 
 class Recorder(Reranker):
     """A reranker that keeps the first-stage order and records the feature
-    rows and documents of its last window."""
+    rows (``translated`` through an empty table), documents, query profile
+    and headlines of its last window."""
 
     def predict(self, postings, clauses, docs, scores):
         self.rows = self.rows_of(postings, clauses, docs, scores)
         self.ids = [postings.stored(int(d))["id"] for d in docs.tolist()]
+        self.profile = query_profile(postings, clauses)
+        self.heads = [headline(postings, d) for d in docs.tolist()]
         return -np.arange(docs.size, dtype=np.float64)
 
 
-def dataset(ix: SearchIndex, items, qrels) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Feature rows, labels and group sizes of each query's window."""
-    rows, labels, groups = [], [], []
-    recorder = ix.reranker = Recorder(None, WINDOW)
+def dataset(ix: SearchIndex, items, qrels) -> tuple[np.ndarray, np.ndarray, np.ndarray, list]:
+    """Feature rows, labels and group sizes of each query's window, and the
+    windows themselves: (query profile, headlines) of each query."""
+    rows, labels, groups, windows = [], [], [], []
+    recorder = ix.reranker = Recorder(None, WINDOW, {})
     for qid, text in items:
-        recorder.rows, recorder.ids = np.zeros((0, len(FEATURES))), []
+        recorder.rows, recorder.ids, recorder.profile, recorder.heads = np.zeros((0, len(FEATURES))), [], None, []
         ix.search(text, limit=WINDOW, snippets=False, suggest=False)
         rows.append(recorder.rows)
         labels += [qrels.get(qid, {}).get(d, 0) for d in recorder.ids]
         groups.append(len(recorder.ids))
-    return np.vstack(rows), np.array(labels), np.array(groups)
+        windows.append((recorder.profile, recorder.heads))
+    return np.vstack(rows), np.array(labels), np.array(groups), windows
+
+
+class CrossFit:
+    """Translation tables mined from all train folds but some, each once,
+    and train rows whose ``translated`` is read through such tables."""
+
+    def __init__(self, x, y, groups, windows, folds):
+        self.x, self.windows, self.folds = x, windows, folds
+        self.starts = np.cumsum(groups) - groups
+        self.labels = [y[s:s + g] > 0 for s, g in zip(self.starts, groups)]
+        self.tables: dict[frozenset, dict] = {}
+
+    def table(self, *without: int) -> dict:
+        key = frozenset(f for f in without if f is not None)
+        if key not in self.tables:
+            self.tables[key] = mine((w[0].chars, [(h.text, bool(r)) for h, r in zip(w[1], rel)])
+                                    for w, rel, f in zip(self.windows, self.labels, self.folds)
+                                    if w[0] is not None and f not in key)
+        return self.tables[key]
+
+    def rows(self, held_out: int | None = None) -> np.ndarray:
+        """The train rows, each fold's ``translated`` read through a table
+        mined from neither it nor ``held_out``."""
+        x = self.x.copy()
+        for (profile, heads), start, f in zip(self.windows, self.starts, self.folds):
+            if heads and f != held_out:
+                x[start:start + len(heads), TRANSLATED] = translated(profile, heads, self.table(f, held_out))
+        return x
 
 
 def trees(booster) -> dict:
@@ -91,7 +132,7 @@ def trees(booster) -> dict:
     return {"depth": depth, "feature": feature, "threshold": threshold, "value": value}
 
 
-def fit(x, y, groups) -> tuple[Reranker, dict]:
+def fit(x, y, groups, translations: dict) -> tuple[Reranker, dict]:
     import lightgbm
 
     booster = lightgbm.train(PARAMS, lightgbm.Dataset(x, y, group=groups), ROUNDS)
@@ -99,7 +140,7 @@ def fit(x, y, groups) -> tuple[Reranker, dict]:
     model = Trees(table)
     if not np.allclose(model.predict(x), booster.predict(x)):  # NumPy must walk the trees as LightGBM does
         raise AssertionError("the exported trees disagree with LightGBM's predictions")
-    return Reranker(model, WINDOW), table
+    return Reranker(model, WINDOW, translations), table
 
 
 def scores(ix: SearchIndex, reranker: Reranker | None, items, qrels) -> np.ndarray:
@@ -117,9 +158,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--corpus", required=True, help="folder with queries_/qrels_ train and dev files")
     ap.add_argument("--index-dir", required=True, help="an index of the corpus's corpus.jsonl")
     ap.add_argument("--out", help="write the fitted model here (JSON)")
+    ap.add_argument("--translations", help="write the translation table mined from all of train here")
     ap.add_argument("--sample", type=int, help="fit on this many train queries (a fixed random sample; default all)")
     ap.add_argument("--no-cv", action="store_true", help="skip the 5-fold cross-validation")
+    ap.add_argument("--seed", type=int, default=1, help="LightGBM's seed (bagging, feature sampling)")
     args = ap.parse_args(argv)
+    PARAMS["seed"] = args.seed
     sys.stdout.reconfigure(line_buffering=True)
     train, train_qrels = load(args.corpus, "train")
     if args.sample:
@@ -128,26 +172,31 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.time()
     report: dict[str, list[float]] = {}
     with SearchIndex.open(args.index_dir, rerank=False) as ix:
-        x, y, groups = dataset(ix, train, train_qrels)
+        x, y, groups, windows = dataset(ix, train, train_qrels)
         print(f"train {len(train)} queries, {len(y)} rows of {len(FEATURES)} features ({time.time() - t0:.0f} s)")
         report["dev_before"] = scores(ix, None, dev, dev_qrels).mean(axis=0).tolist()
+        folds = np.array([fold(q) for q, _ in train])
+        cross = CrossFit(x, y, groups, windows, folds)
         if not args.no_cv:
-            folds = np.array([fold(q) for q, _ in train])
             row_folds = np.repeat(folds, groups)
             before = scores(ix, None, train, train_qrels)
             after = np.zeros_like(before)
             for k in range(FOLDS):
-                model, _ = fit(x[row_folds != k], y[row_folds != k], groups[folds != k])
+                xk = cross.rows(held_out=k)
+                model, _ = fit(xk[row_folds != k], y[row_folds != k], groups[folds != k], cross.table(k))
                 mine = [it for it, f in zip(train, folds) if f == k]
                 after[folds == k] = scores(ix, model, mine, train_qrels)
                 print(f"fold {k}: before {summary(before[folds == k])}\n        after  {summary(after[folds == k])}")
             report["cv_before"] = before.mean(axis=0).tolist()
             report["cv_after"] = after.mean(axis=0).tolist()
-        model, table = fit(x, y, groups)
+        shipped = cross.table()
+        model, table = fit(cross.rows(), y, groups, shipped)
         report["dev_after"] = scores(ix, model, dev, dev_qrels).mean(axis=0).tolist()
     for key, value in report.items():
         print(f"{key:12s} " + "  ".join(f"{v:.4f}" for v in value))
     print(f"({time.time() - t0:.0f} s)")
+    if args.translations:
+        write(shipped, args.translations)
     if args.out:
         doc = {"about": "searchkit's reranker, fitted on the KUAKE-QTR train split by tools/train_rerank.py "
                         "(see README, Relevance); metrics are [nDCG@10, MRR@10, Recall@100]",
