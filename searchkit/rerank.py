@@ -42,7 +42,32 @@ FEATURES = ("score", "query_chars", "headline_chars", "words", "extra_stops", "f
             "kinds_both", "kinds_query", "kinds_headline", "near_missing", "subsequence", "extra_symbols",
             "translated")
 
-Translations = dict[str, dict[str, float]]
+
+_PLANE = 0x10000  # characters past the Basic Multilingual Plane share one code (:func:`code_points`)
+
+
+def code_points(chars: Iterable[str]) -> np.ndarray:
+    return np.fromiter((min(ord(ch), _PLANE) for ch in chars), dtype=np.intp)
+
+
+class Translations:
+    """Query character -> headline character -> lift (:func:`translations`),
+    and the same as a matrix, so that a window's headlines are read at once:
+    a row per query character, a column per headline character with a lift
+    (found by code point) and a last one for every other character."""
+
+    def __init__(self, pairs: dict[str, dict[str, float]]):
+        self.pairs = pairs
+        column = {b: i for i, b in enumerate(sorted({b for row in pairs.values() for b in row}))}
+        # Code point -> column (:func:`code_points`); the last column for a character with no lift.
+        self.column = np.full(_PLANE + 1, len(column), dtype=np.intp)
+        self.column[code_points(column)] = list(column.values())
+        self.column[_PLANE] = len(column)  # no lift past the plane
+        # Query character -> its row of lifts (-inf: none), one per column and the last.
+        self.row = {a: i for i, a in enumerate(pairs)}
+        self.lifts = np.full((len(pairs), len(column) + 1), -np.inf)
+        for a, lifts in pairs.items():
+            self.lifts[self.row[a], [column[b] for b in lifts]] = list(lifts.values())
 
 
 @lru_cache(maxsize=1)
@@ -73,18 +98,18 @@ def char_vectors() -> tuple[dict[str, int], np.ndarray]:
 
 @lru_cache(maxsize=1)
 def translations() -> Translations:
-    """Query character -> headline character -> lift: how much likelier a
-    window headline was judged relevant where it lacked the first but held
-    the second (log-odds, against all headlines lacking a query character).
-    Mined from the train split's judged windows by ``tools/train_rerank.py``
-    (``tools/translations.py``): a relation of two characters, the way web
-    search learns from clicks that 儿 answers 孩 and 痛 answers 疼, which
-    neither exact matches nor character vectors see.  Read once."""
-    table: Translations = {}
+    """How much likelier a window headline was judged relevant where it
+    lacked a query character but held another (log-odds, against all
+    headlines lacking a query character).  Mined from the train split's
+    judged windows by ``tools/train_rerank.py`` (``tools/translations.py``):
+    a relation of two characters, the way web search learns from clicks
+    that 儿 answers 孩 and 痛 answers 疼, which neither exact matches nor
+    character vectors see.  Read once."""
+    pairs: dict[str, dict[str, float]] = {}
     for line in data_lines("translations.txt"):
-        source, *pairs = line.split()
-        table[source] = {p[0]: float(p[2:]) for p in pairs}
-    return table
+        source, *row = line.split()
+        pairs[source] = {p[0]: float(p[2:]) for p in row}
+    return Translations(pairs)
 
 
 def _vector_rows(chars: Iterable[str]) -> tuple[tuple[str, ...], np.ndarray]:
@@ -130,6 +155,7 @@ class Headline:
     spots: dict[str, int]  # its letters, digits and Han characters -> the bits of where each stands
     size: int  # how many letters, digits and Han characters it has
     symbols: frozenset[str]  # its letters and digits other than Han characters
+    codes: np.ndarray  # its distinct Han characters' code points (:func:`code_points`)
 
 
 _SYMBOL = re.compile(r"[0-9A-Za-z]")  # a letter or digit that is no Han character (:func:`is_han`)
@@ -172,7 +198,7 @@ def headline(postings: Postings, docnum: int) -> Headline:
     return postings.remember(key, Headline(text=text, weights=weights, total=total, first=first, han=len(han),
                                            stops=question_words(text), kinds=kinds(text),
                                            rows=_vector_rows(weights)[1], spots=spots, size=len(spelled),
-                                           symbols=_symbols(text)))
+                                           symbols=_symbols(text), codes=code_points(weights)))
 
 
 def _share(held: np.ndarray, weights: np.ndarray, rows: int) -> np.ndarray:
@@ -184,6 +210,13 @@ def _share(held: np.ndarray, weights: np.ndarray, rows: int) -> np.ndarray:
     return (held.reshape(rows, weights.size) > 0).astype(np.float64) @ weights / total
 
 
+def held_idf(q: QueryProfile, heads: list[Headline]) -> np.ndarray:
+    """Each headline's idf of each query character, 0 where it lacks it (a
+    row per headline; built by np.fromiter: nested lists cost as much again)."""
+    return np.fromiter((h.weights.get(ch, 0.0) for h in heads for ch in q.chars), dtype=np.float64,
+                       count=len(heads) * len(q.chars)).reshape(len(heads), len(q.chars))
+
+
 def features(q: QueryProfile, heads: list[Headline], scores: np.ndarray,
              table: Translations | None = None) -> np.ndarray:
     """The candidates' feature rows, columns in the order of :data:`FEATURES`
@@ -192,9 +225,7 @@ def features(q: QueryProfile, heads: list[Headline], scores: np.ndarray,
     x = np.zeros((n, len(FEATURES)))
     top = float(scores.max()) if n else 0.0
     x[:, 0] = scores / top if top else 0.0
-    # Rows built by np.fromiter: nested lists cost as much again.
-    idf_in_head = np.fromiter((h.weights.get(ch, 0.0) for h in heads for ch in q.chars), dtype=np.float64,
-                              count=n * len(q.chars)).reshape(n, len(q.chars))
+    idf_in_head = held_idf(q, heads)
     x[:, 1] = _share(idf_in_head, q.char_idf, n)
     x[:, 2] = idf_in_head.sum(axis=1) / np.array([h.total or 1.0 for h in heads])
     x[:, 3] = _share(np.fromiter((alts[0] in h.text or (len(alts) > 1 and any(w in h.text for w in alts[1:]))
@@ -211,40 +242,37 @@ def features(q: QueryProfile, heads: list[Headline], scores: np.ndarray,
     x[:, 10] = _near_missing(q, heads, idf_in_head)
     x[:, 11] = _subsequence(q, heads)
     x[:, 12] = [len(h.symbols - q.symbols) for h in heads]
-    x[:, 13] = translated(q, heads, translations() if table is None else table)
+    x[:, 13] = translated(q, heads, translations() if table is None else table, idf_in_head)
     return x
 
 
-def translated(q: QueryProfile, heads: list[Headline], table: Translations) -> np.ndarray:
-    """For the query characters each headline lacks: the idf-weighted mean
-    of the best lift (:func:`translations`) among the headline's characters
-    the query does not hold, 0 for a character it has no entry for; 0 when
-    it lacks none.  A pair relation, never a query's or a document's
-    identity.  The query's rows are turned round once (headline character
-    -> the query characters it answers), so a headline costs a look-up per
-    character it holds and one per query character (plain dictionaries:
-    a matrix and ``maximum.reduceat`` cost more at these sizes)."""
-    answers: dict[str, list[tuple[int, float]]] = {}
-    for i, ch in enumerate(q.chars):
-        for b, v in table.get(ch, {}).items():
-            if b not in q.chars:
-                answers.setdefault(b, []).append((i, v))
-    weights = q.char_idf.tolist()
-    out = np.zeros(len(heads))
-    for n, h in enumerate(heads):
-        held = h.weights
-        best: dict[int, float] = {}
-        for b in held:
-            for i, v in answers.get(b, ()):
-                if v > best.get(i, -1e300):
-                    best[i] = v
-        total = got = 0.0
-        for i, ch in enumerate(q.chars):
-            if ch not in held:
-                total += weights[i]
-                got += weights[i] * best.get(i, 0.0)
-        out[n] = got / total if total else 0.0
-    return out
+def translated(q: QueryProfile, heads: list[Headline], table: Translations, held: np.ndarray) -> np.ndarray:
+    """For the query characters each headline lacks (``held``: each
+    headline's idf of each query character, 0 if absent): the idf-weighted
+    mean of the best lift (:func:`translations`) among the headline's
+    characters the query does not hold, 0 for a character it has no entry
+    for; 0 when it lacks none.  A pair relation, never a query's or a
+    document's identity.  The table's rows of the query characters, read
+    at every headline's characters at once."""
+    lacks = held == 0
+    missed = lacks @ q.char_idf
+    found = [(i, table.row[ch]) for i, ch in enumerate(q.chars) if ch in table.row]
+    if not found or not heads:
+        return np.zeros(len(heads))
+    queried, rows = (list(t) for t in zip(*found))
+    lifts = table.lifts[rows]
+    lifts[:, table.column[code_points(q.chars)]] = -np.inf  # the query's own characters
+    codes = [h.codes for h in heads]
+    sizes = np.fromiter(map(len, codes), dtype=np.intp, count=len(codes))
+    has = sizes > 0
+    best = np.zeros((len(q.chars), len(heads)))  # query character by headline
+    if has.any():
+        got = np.zeros((len(rows), len(heads)))
+        got[:, has] = np.maximum.reduceat(lifts[:, table.column[np.concatenate(codes)]],
+                                          np.cumsum(sizes[has]) - sizes[has], axis=1)
+        got[got == -np.inf] = 0.0
+        best[queried] = got
+    return np.where(missed > 0, (lacks * best.T) @ q.char_idf / np.where(missed > 0, missed, 1.0), 0.0)
 
 
 def _subsequence(q: QueryProfile, heads: list[Headline]) -> np.ndarray:

@@ -75,6 +75,7 @@ def test_translations_lift_pairs_that_went_with_relevance():
     assert table["孩"]["儿"] > 0 > table["孩"]["痛"] and "小" not in table  # 小 was never lacked
     assert all(b not in "小孩发烧" for b in table["孩"])  # a query's own characters are no translation
 
+
 def test_train_rerank_writes_a_model_search_walks_like_lightgbm(corpus_index, tmp_path):
     import train_rerank
 

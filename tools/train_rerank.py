@@ -34,7 +34,7 @@ import numpy as np
 
 from searchkit import SearchIndex
 from searchkit.evaluate import evaluate
-from searchkit.rerank import FEATURES, Reranker, Trees, headline, query_profile, translated
+from searchkit.rerank import FEATURES, Reranker, Translations, Trees, headline, held_idf, query_profile, translated
 from train_ranking import FOLDS, fold, load, sample
 from translations import mine, write
 
@@ -64,7 +64,7 @@ def dataset(ix: SearchIndex, items, qrels) -> tuple[np.ndarray, np.ndarray, np.n
     """Feature rows, labels and group sizes of each query's window, and the
     windows themselves: (query profile, headlines) of each query."""
     rows, labels, groups, windows = [], [], [], []
-    recorder = ix.reranker = Recorder(None, WINDOW, {})
+    recorder = ix.reranker = Recorder(None, WINDOW, Translations({}))
     for qid, text in items:
         recorder.rows, recorder.ids, recorder.profile, recorder.heads = np.zeros((0, len(FEATURES))), [], None, []
         ix.search(text, limit=WINDOW, snippets=False, suggest=False)
@@ -83,14 +83,14 @@ class CrossFit:
         self.x, self.windows, self.folds = x, windows, folds
         self.starts = np.cumsum(groups) - groups
         self.labels = [y[s:s + g] > 0 for s, g in zip(self.starts, groups)]
-        self.tables: dict[frozenset, dict] = {}
+        self.tables: dict[frozenset, Translations] = {}
 
-    def table(self, *without: int) -> dict:
+    def table(self, *without: int) -> Translations:
         key = frozenset(f for f in without if f is not None)
         if key not in self.tables:
-            self.tables[key] = mine((w[0].chars, [(h.text, bool(r)) for h, r in zip(w[1], rel)])
-                                    for w, rel, f in zip(self.windows, self.labels, self.folds)
-                                    if w[0] is not None and f not in key)
+            self.tables[key] = Translations(mine((w[0].chars, [(h.text, bool(r)) for h, r in zip(w[1], rel)])
+                                                 for w, rel, f in zip(self.windows, self.labels, self.folds)
+                                                 if w[0] is not None and f not in key))
         return self.tables[key]
 
     def rows(self, held_out: int | None = None) -> np.ndarray:
@@ -99,7 +99,8 @@ class CrossFit:
         x = self.x.copy()
         for (profile, heads), start, f in zip(self.windows, self.starts, self.folds):
             if heads and f != held_out:
-                x[start:start + len(heads), TRANSLATED] = translated(profile, heads, self.table(f, held_out))
+                held = held_idf(profile, heads)
+                x[start:start + len(heads), TRANSLATED] = translated(profile, heads, self.table(f, held_out), held)
         return x
 
 
@@ -132,7 +133,7 @@ def trees(booster) -> dict:
     return {"depth": depth, "feature": feature, "threshold": threshold, "value": value}
 
 
-def fit(x, y, groups, translations: dict) -> tuple[Reranker, dict]:
+def fit(x, y, groups, translations: Translations) -> tuple[Reranker, dict]:
     import lightgbm
 
     booster = lightgbm.train(PARAMS, lightgbm.Dataset(x, y, group=groups), ROUNDS)
@@ -196,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{key:12s} " + "  ".join(f"{v:.4f}" for v in value))
     print(f"({time.time() - t0:.0f} s)")
     if args.translations:
-        write(shipped, args.translations)
+        write(shipped.pairs, args.translations)
     if args.out:
         doc = {"about": "searchkit's reranker, fitted on the KUAKE-QTR train split by tools/train_rerank.py "
                         "(see README, Relevance); metrics are [nDCG@10, MRR@10, Recall@100]",
