@@ -14,4 +14,5 @@ searchkit index "$corpus/corpus.jsonl" --index-dir "$index" --rebuild
 python "$here/tools/train_ranking.py" --corpus "$corpus" --index-dir "$index" --out "$here/searchkit/data/ranking.json"
 python "$here/tools/train_char_vectors.py" "$corpus/corpus.jsonl" "$corpus/dialogue.jsonl" \
     --out "$here/searchkit/data/char_vectors.npz"
-python "$here/tools/train_rerank.py" --corpus "$corpus" --index-dir "$index" --out "$here/searchkit/data/rerank.json"
+python "$here/tools/train_rerank.py" --corpus "$corpus" --index-dir "$index" --out "$here/searchkit/data/rerank.json" \
+    --translations "$here/searchkit/data/translations.txt"
