@@ -16,7 +16,7 @@ import os
 import shutil
 import signal
 import time
-from collections import deque
+from collections import Counter, deque
 from contextlib import contextmanager, nullcontext
 from dataclasses import astuple, dataclass, field
 from typing import Callable, Iterator
@@ -177,8 +177,13 @@ def _manifest(files: dict[str, dict], repeated: list[src.Warning_]) -> dict:
             "repeated": [[w.source, w.line, w.reason, w.record] for w in repeated]}
 
 
-def _repeated(manifest: dict) -> list[src.Warning_]:
-    return [src.Warning_(*w) for w in manifest.get("repeated", ())]
+def _remembered(manifest: dict, paths: dict[str, str]) -> list[src.Warning_]:
+    """The records skipped for their id when the manifest was written.  An
+    index written before manifests kept them has its sources merged again
+    to find them, until an update that changes something writes them down."""
+    if "repeated" in manifest:
+        return [src.Warning_(*w) for w in manifest["repeated"]]
+    return src.merge_records([r for p, name in paths.items() for r in src.load(p, name).records])[1]
 
 
 def _entry(sf: src.SourceFile) -> dict:
@@ -192,8 +197,13 @@ def _entry(sf: src.SourceFile) -> dict:
 
 
 def _record_digests(records: list[Record]) -> dict[str, str]:
-    return {r.id: hashlib.sha1(repr(astuple(r)).encode("utf-8", "surrogatepass")).hexdigest()[:16]
-            for r in records}
+    """A hash of each id's record: of its first, where a file uses an id
+    twice, which is the one indexed (:func:`sources.merge_records`)."""
+    digests: dict[str, str] = {}
+    for r in records:
+        if r.id not in digests:
+            digests[r.id] = hashlib.sha1(repr(astuple(r)).encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    return digests
 
 
 def _changed_ids(entry: dict, records: list[Record]) -> set[str]:
@@ -299,7 +309,7 @@ def _update(index_dir: str, paths: dict[str, str], pointer: dict, report: BuildR
         raise refuse(e) from None
     if not changed and not removed:
         ix.close()
-        report.warnings += _repeated(manifest)
+        report.warnings += _remembered(manifest, paths)
         _check_strict(report, strict)
         return
 
@@ -309,18 +319,21 @@ def _update(index_dir: str, paths: dict[str, str], pointer: dict, report: BuildR
     gone = set(changed) | set(removed)
     # A record skipped for its id, or the one that kept it, in a file that
     # changed: the id may change hands or stop being skipped, so it is merged
-    # again (a conflict that is new involves a new or changed record).
-    remembered = _repeated(manifest)
+    # again; so is an id a changed file uses twice (a conflict that is new
+    # otherwise involves a record that is new or changed).
+    remembered = _remembered(manifest, paths)
     affected |= {w.record for w in remembered} & {i for p in gone for i in old.get(p, {}).get("records", {})}
+    affected |= {i for p in changed for i, n in Counter(r.id for r in loaded[p].records).items() if n > 1}
     # A card shared with untouched pages must keep listing them: re-parse
     # those pages (parsing is cheap; only affected records are re-analyzed).
     also = sorted({p for p, e in old.items() if p not in gone and affected.intersection(e.get("records", {}))})
     records = [r for sf in loaded.values() for r in sf.records]
     records += [r for p in also for r in src.load(p, paths[p]).records]
     merged, repeated = src.merge_records(records)
-    # Skips of ids merged again are found again; the others still hold.
+    # Skips of ids merged again are found again (of the others, this merge
+    # saw only some files: it may name the wrong keeper); the others still hold.
     kept = [w for w in remembered if w.source not in gone and w.record not in affected]
-    repeated = kept + [w for w in repeated if w not in kept]
+    repeated = kept + [w for w in repeated if w.record in affected]
     report.warnings += repeated
     _check_strict(report, strict)
     fresh = [r for r in merged if r.id in affected]

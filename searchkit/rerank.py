@@ -32,7 +32,7 @@ from typing import Iterable
 
 import numpy as np
 
-from .analysis import data_lines, is_han
+from .analysis import char_tokens, data_lines, is_han
 from .query import Clause
 from .scoring import Postings, best, idf
 from .text import norm
@@ -62,7 +62,7 @@ class Translations:
         # Code point -> column (:func:`code_points`); the last column for a character with no lift.
         self.column = np.full(_PLANE + 1, len(column), dtype=np.intp)
         self.column[code_points(column)] = list(column.values())
-        self.column[_PLANE] = len(column)  # no lift past the plane
+        self.column[_PLANE] = len(column)  # no lift past the plane (mining keeps none there)
         # Query character -> its row of lifts (-inf: none), one per column and the last.
         self.row = {a: i for i, a in enumerate(pairs)}
         self.lifts = np.full((len(pairs), len(column) + 1), -np.inf)
@@ -165,9 +165,15 @@ def _symbols(text: str) -> frozenset[str]:
     return frozenset(_SYMBOL.findall(text))
 
 
+def han_units(text: str) -> list[str]:
+    """The Han characters of normalized text as the index has them: no
+    punctuation (、 and 。 are not ASCII either), as in :meth:`Postings.headline`."""
+    return [t for t, *_ in char_tokens(text) if is_han(t)]
+
+
 def query_profile(postings: Postings, clauses: list[Clause]) -> QueryProfile:
     text = norm(" ".join(positive_texts(clauses)))
-    chars = tuple(dict.fromkeys(ch for ch in text if is_han(ch)))
+    chars = tuple(dict.fromkeys(han_units(text)))
     words = [w for w, stop, _, _ in clause_words(text) if not stop]
     syn = synonyms()
     n = postings.doc_count
@@ -250,8 +256,8 @@ def translated(q: QueryProfile, heads: list[Headline], table: Translations, held
     """For the query characters each headline lacks (``held``: each
     headline's idf of each query character, 0 if absent): the idf-weighted
     mean of the best lift (:func:`translations`) among the headline's
-    characters the query does not hold, 0 for a character it has no entry
-    for; 0 when it lacks none.  A pair relation, never a query's or a
+    characters the query does not hold (a lacked character none of whose
+    entries the headline holds counts 0); 0 when it lacks none.  A pair relation, never a query's or a
     document's identity.  The table's rows of the query characters, read
     at every headline's characters at once."""
     lacks = held == 0

@@ -3,6 +3,7 @@ it was, release the lock and say only what happened."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -14,7 +15,7 @@ from click.testing import CliRunner
 
 from searchkit import SearchIndex
 from searchkit.cli import main
-from searchkit.errors import IndexLockedError
+from searchkit.errors import IndexLockedError, SkippedInputError
 from searchkit.indexer import build_index
 from searchkit.layout import index_lock
 from test_reliability import cli, generated_pages, snapshot  # noqa: F401 - a shared fixture
@@ -173,3 +174,67 @@ def test_records_skipped_for_their_id_are_reported_until_the_conflict_ends(tmp_p
     assert freed.exit_code == 0 and not skips(freed) and not skips(index("--strict"))
     with SearchIndex.open(idx) as ix:
         assert ix.get("1").body == "医保卡丢了怎么补办" and ix.search("医保卡补办").hits[0].id == "1"
+
+
+def _skips(report) -> set[str]:
+    return {str(w) for w in report.warnings if "is already used by" in w.reason}
+
+
+def _bodies(idx: str, ids) -> dict:
+    with SearchIndex.open(idx) as ix:
+        return {i: (doc.body if (doc := ix.get(i)) else None) for i in ids}
+
+
+def test_updates_skip_and_report_repeated_ids_as_a_rebuild_does(tmp_path):
+    """After each edit, an update holds the same records and reports the same
+    records skipped for their id as a rebuild of the same files: repeats
+    within a file and across files, inserted before or after the kept one,
+    moved, freed, in files added and removed."""
+    files = {name: tmp_path / f"{name}.jsonl" for name in "abc"}
+    texts = {"x1": "感冒发烧怎么办", "x2": "医保卡丢了怎么补办", "x3": "头痛失眠", "y1": "咳嗽有痰", "y2": "胃痛"}
+
+    def write(**lines):
+        for name, ids in lines.items():
+            files[name].write_text("".join(f'{{"id": "{i[0]}", "text": "{texts[i]}"}}\n' for i in ids.split()),
+                                   encoding="utf-8")
+
+    def check(step: str) -> set[str]:
+        sources = [str(f) for f in files.values() if f.exists()]
+        update = build_index(sources, str(tmp_path / "ix"))
+        rebuild = build_index(sources, str(tmp_path / "fresh"), rebuild=True)
+        assert _skips(update) == _skips(rebuild), step
+        assert _bodies(str(tmp_path / "ix"), "xy") == _bodies(str(tmp_path / "fresh"), "xy"), step
+        again = build_index(sources, str(tmp_path / "ix"))  # reads no file
+        assert again.changed_files == 0 and _skips(again) == _skips(rebuild), step
+        return _skips(rebuild)
+
+    # Ids are the first letter: x2 and x3 are two texts under the id x.
+    write(a="x1", b="x2 x3 y1", c="")
+    assert len(check("across files, and twice within one")) == 2
+    write(c="y2")
+    assert len(check("a third file repeats an id of an untouched one")) == 3
+    write(b="x2 x3 y1 x3")
+    assert len(check("a repeat appended within a file")) == 4
+    write(b="y2 x2 x3 y1 x3")
+    assert len(check("a repeat inserted before the kept one")) == 5
+    write(a="y1")
+    assert len(check("the keeping file lets one id go and takes another")) == 5
+    files["a"].unlink()
+    assert len(check("the keeping file removed")) == 4
+    write(b="y1", c="")
+    assert not check("no repeats left")
+
+
+def test_an_index_whose_manifest_predates_remembered_skips_still_reports_them(tmp_path):
+    first, second = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    first.write_text('{"id": "1", "text": "感冒发烧怎么办"}\n', encoding="utf-8")
+    second.write_text('{"id": "1", "text": "医保卡丢了怎么补办"}\n', encoding="utf-8")
+    idx = tmp_path / "ix"
+    built = _skips(build_index([str(first), str(second)], str(idx)))
+    for manifest in idx.rglob("manifest*.json"):  # as the previous version wrote them
+        doc = json.loads(manifest.read_text(encoding="utf-8"))
+        doc.pop("repeated", None)
+        manifest.write_text(json.dumps(doc), encoding="utf-8")
+    assert len(built) == 1 and _skips(build_index([str(first), str(second)], str(idx))) == built
+    with pytest.raises(SkippedInputError):
+        build_index([str(first), str(second)], str(idx), strict=True)

@@ -9,7 +9,8 @@ import pytest
 from searchkit import SearchIndex
 from searchkit.indexer import build_index
 from searchkit.query import parse_query
-from searchkit.rerank import FEATURES, Trees, char_vectors, shipped, translations
+from searchkit.rerank import (FEATURES, Translations, Trees, char_vectors, headline, held_idf, query_profile, shipped,
+                              translated, translations)
 
 # Real titles of the shared KUAKE corpus, about one complaint.
 TITLES = ["突然头晕是怎么回事", "老是突然头晕怎么回事啊", "头晕恶心想吐怎么办", "头晕吃什么药好",
@@ -115,3 +116,43 @@ def test_translated_reads_what_a_headline_holds_in_place_of_a_lacked_character(t
     # The shipped table is a relation of characters: small, and never a character onto itself.
     table = translations().pairs
     assert 500 < len(table) < 5000 and all(a not in row and len(row) <= 20 for a, row in table.items())
+
+
+def _translated_by_definition(q, heads, pairs: dict) -> list[float]:
+    """``translated`` as its docstring defines it, in plain loops."""
+    out = []
+    for h in heads:
+        total = got = 0.0
+        for ch, weight in zip(q.chars, q.char_idf):
+            if ch not in h.weights:
+                lifts = [v for b, v in pairs.get(ch, {}).items() if b in h.weights and b not in q.chars]
+                total += weight
+                got += weight * (max(lifts) if lifts else 0.0)
+        out.append(got / total if total else 0.0)
+    return out
+
+
+def test_translated_is_its_definition_read_as_a_matrix(tmp_path):
+    source = tmp_path / "t.jsonl"
+    titles = TITLES + ["小儿眩晕、呕吐", "头痛头胀", "hpv阳性", "孩子发烧"]
+    source.write_text("".join(json.dumps({"id": f"d{i}", "text": t}, ensure_ascii=False) + "\n"
+                              for i, t in enumerate(titles)), encoding="utf-8")
+    build_index([str(source)], str(tmp_path / "ix"))
+    # Negative lifts, a query's own character as a target, a character none holds, punctuation.
+    crafted = {"晕": {"眩": 1.5, "痛": -0.7, "头": 3.0, "胀": -0.2}, "孩": {"儿": 1.2, "子": 2.0},
+               "疼": {"痛": 0.9}, "突": {"、": 5.0, "呕": -1.0}, "然": {"吐": -0.3, "呕": -0.1}}
+    tables = [translations(), Translations(crafted), Translations({})]
+    checked = 0
+    with SearchIndex.open(str(tmp_path / "ix")) as ix:
+        for query in ["突然头晕、恶心", "小孩头疼", "孩子头晕想吐", "hpv", "头晕", "眩晕呕吐怎么办"]:
+            clauses = parse_query(query)
+            scores, matched = ix._rank(clauses)
+            q = query_profile(ix._postings, clauses)
+            assert "、" not in q.chars  # punctuation is no character a headline can hold
+            heads = [headline(ix._postings, int(d)) for d in np.flatnonzero(matched)]
+            for table in tables:
+                got = translated(q, heads, table, held_idf(q, heads))
+                assert got.tolist() == pytest.approx(_translated_by_definition(q, heads, table.pairs), abs=1e-12)
+                checked += int(np.count_nonzero(got))
+    # The crafted table's lifts, negative ones included, reached real headlines.
+    assert checked > 10

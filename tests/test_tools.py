@@ -76,6 +76,36 @@ def test_translations_lift_pairs_that_went_with_relevance():
     assert all(b not in "小孩发烧" for b in table["孩"])  # a query's own characters are no translation
 
 
+def test_train_rows_read_translations_mined_without_their_own_fold(monkeypatch):
+    """Cross-fitting: a train row's ``translated`` comes from a table mined
+    without its own fold (and, in cross-validation, without the held-out
+    fold), or the table would tell the trees the row's label."""
+    import types
+
+    import numpy as np
+    import train_rerank
+
+    # Each window says its fold; a "table" is the set of folds mined, and a row's value says which it read.
+    monkeypatch.setattr(train_rerank, "mine", lambda windows: frozenset(int(chars[0]) for chars, _ in windows))
+    monkeypatch.setattr(train_rerank, "Translations", lambda folds: folds)
+    monkeypatch.setattr(train_rerank, "held_idf", lambda profile, heads: None)
+    monkeypatch.setattr(train_rerank, "translated",
+                        lambda profile, heads, folds, held: np.full(len(heads), float(sum(1 << f for f in folds))))
+    folds = np.array([0, 1, 2, 3, 4] * 3)
+    windows = [(types.SimpleNamespace(chars=(str(f),)), [types.SimpleNamespace(text="头晕")] * 2) for f in folds]
+    groups = np.full(folds.size, 2)
+    x = np.full((groups.sum(), len(train_rerank.FEATURES)), -1.0)
+    cross = train_rerank.CrossFit(x, np.ones(groups.sum()), groups, windows, folds)
+    every = (1 << train_rerank.FOLDS) - 1
+    read = cross.rows()[:, train_rerank.TRANSLATED].reshape(-1, 2)[:, 0]
+    assert read.tolist() == [every & ~(1 << f) for f in folds]
+    for k in range(train_rerank.FOLDS):
+        read = cross.rows(held_out=k)[:, train_rerank.TRANSLATED].reshape(-1, 2)[:, 0]
+        assert read.tolist() == [-1.0 if f == k else every & ~(1 << f) & ~(1 << k) for f in folds]
+        assert cross.table(k) == frozenset(range(train_rerank.FOLDS)) - {k}  # what fold k is searched with
+    assert cross.table() == frozenset(range(train_rerank.FOLDS))  # the table that ships
+
+
 def test_train_rerank_writes_a_model_search_walks_like_lightgbm(corpus_index, tmp_path):
     import train_rerank
 
@@ -85,8 +115,8 @@ def test_train_rerank_writes_a_model_search_walks_like_lightgbm(corpus_index, tm
     # The tool itself checks that NumPy walks the exported trees as LightGBM predicts.
     assert train_rerank.main(["--corpus", str(shared_path("corpus")), "--index-dir", corpus_index,
                               "--sample", "150", "--no-cv", "--out", str(out), "--translations", str(table)]) == 0
-    assert all(len(line.split()) >= 2 for line in table.read_text(encoding="utf-8").splitlines()
-               if not line.startswith("#"))
+    rows = [line.split() for line in table.read_text(encoding="utf-8").splitlines() if not line.startswith("#")]
+    assert len(rows) > 50 and all(len(row) >= 2 for row in rows)
     model = load_model(out.read_text(encoding="utf-8"))
     assert isinstance(model, Reranker) and isinstance(model.trees, Trees) and model.window == train_rerank.WINDOW
     doc = json.loads(out.read_text(encoding="utf-8"))

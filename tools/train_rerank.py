@@ -185,8 +185,8 @@ def main(argv: list[str] | None = None) -> int:
             for k in range(FOLDS):
                 xk = cross.rows(held_out=k)
                 model, _ = fit(xk[row_folds != k], y[row_folds != k], groups[folds != k], cross.table(k))
-                mine = [it for it, f in zip(train, folds) if f == k]
-                after[folds == k] = scores(ix, model, mine, train_qrels)
+                held_out = [it for it, f in zip(train, folds) if f == k]
+                after[folds == k] = scores(ix, model, held_out, train_qrels)
                 print(f"fold {k}: before {summary(before[folds == k])}\n        after  {summary(after[folds == k])}")
             report["cv_before"] = before.mean(axis=0).tolist()
             report["cv_after"] = after.mean(axis=0).tolist()

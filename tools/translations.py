@@ -24,7 +24,7 @@ import math
 from collections import Counter
 from typing import Iterable
 
-from searchkit.analysis import is_han
+from searchkit.rerank import han_units
 
 MIN_SEEN = 5  # a pair's (query lacks, headline holds) cases, at least
 SMOOTH = 20.0  # pseudo-cases at the overall rate
@@ -41,8 +41,8 @@ def mine(windows: Iterable[Window]) -> dict[str, dict[str, float]]:
     for chars, heads in windows:
         query = set(chars)
         for text, rel in heads:
-            held = {ch for ch in text if is_han(ch)}
-            extra = held - query
+            held = set(han_units(text))
+            extra = {b for b in held - query if ord(b) < 0x10000}  # looked up by BMP code point
             for a in chars:
                 if a in held:
                     continue
