@@ -37,6 +37,23 @@ def true_top_completions(vocab, prefix: str, k: int) -> list[str]:
     return sorted(words, key=lambda w: (-vocab.df[w], len(w), w))[:k]
 
 
+def index_of_texts(directory: Path, texts: list[str], ids: list[str] | None = None) -> str:
+    """An index, in ``directory``, of untitled JSONL records holding
+    ``texts`` (ids ``d0``, ``d1``… unless given): the shape of the shared
+    corpus, for tests on a few of its real titles."""
+    import json
+
+    from searchkit.indexer import build_index
+
+    directory.mkdir(parents=True, exist_ok=True)
+    source = directory / "records.jsonl"
+    ids = ids or [f"d{i}" for i in range(len(texts))]
+    source.write_text("".join(json.dumps({"id": i, "title": "", "text": t}, ensure_ascii=False) + "\n"
+                              for i, t in zip(ids, texts)), encoding="utf-8")
+    build_index([str(source)], str(directory / "index"))
+    return str(directory / "index")
+
+
 @pytest.fixture(scope="session")
 def seed_files() -> list[Path]:
     files = sorted(SEEDS.glob("*.txt"))

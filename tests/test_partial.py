@@ -8,6 +8,7 @@ import json
 from click.testing import CliRunner
 
 from searchkit.cli import main
+from conftest import index_of_texts
 
 
 def test_partial_matches_rank_last_and_count_apart(seeds_search):
@@ -30,16 +31,11 @@ def test_missing_lists_the_words_a_full_match_lacks(seeds_search):
 
 def test_a_part_of_a_longer_query_word_held_whole_is_a_full_match(tmp_path):
     from searchkit import SearchIndex
-    from searchkit.indexer import build_index
 
     # Real titles of the shared KUAKE corpus.  jieba reads the query as 月经期 (月经, 经期),
     # 可以, 喝牛奶 (牛奶), 么: the first title holds 月经 and 牛奶 whole, the last none of them.
     titles = ["来月经时可以喝纯牛奶吗?", "月经期可以喝牛奶吗", "经常喝水好吗"]
-    source = tmp_path / "t.jsonl"
-    source.write_text("".join(json.dumps({"id": f"d{i}", "title": "", "text": t}, ensure_ascii=False) + "\n"
-                              for i, t in enumerate(titles)), encoding="utf-8")
-    build_index([str(source)], str(tmp_path / "ix"))
-    with SearchIndex.open(str(tmp_path / "ix")) as ix:
+    with SearchIndex.open(index_of_texts(tmp_path, titles)) as ix:
         r = ix.search("月经期可以喝牛奶么")
     by_id = {h.id: h for h in r.hits}
     assert r.total == 2 and r.partial == 1 and by_id["d2"].partial and r.hits[-1].id == "d2"

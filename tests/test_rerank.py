@@ -1,16 +1,14 @@
 """The learned reranker (searchkit.rerank): how its trees are walked, what
 it may reorder, and that its features see text, never identities."""
 
-import json
-
 import numpy as np
 import pytest
 
 from searchkit import SearchIndex
-from searchkit.indexer import build_index
 from searchkit.query import parse_query
 from searchkit.rerank import (FEATURES, Translations, Trees, char_vectors, headline, held_idf, query_profile, shipped,
                               translated, translations)
+from conftest import index_of_texts
 
 # Real titles of the shared KUAKE corpus, about one complaint.
 TITLES = ["突然头晕是怎么回事", "老是突然头晕怎么回事啊", "头晕恶心想吐怎么办", "头晕吃什么药好",
@@ -55,12 +53,7 @@ def test_reranking_reorders_only_the_best_full_matches(seeds_index):
 def _rows(tmp_path, name: str, ids: list[str], order: list[int]) -> dict[str, list[float]]:
     """Feature rows by headline, for 头晕怎么回事 on an index of TITLES
     stored under ``ids`` in ``order``."""
-    source = tmp_path / f"{name}.jsonl"
-    source.write_text("".join(json.dumps({"id": ids[i], "title": "", "text": TITLES[i]}, ensure_ascii=False) + "\n"
-                              for i in order), encoding="utf-8")
-    index_dir = str(tmp_path / name)
-    build_index([str(source)], index_dir)
-    with SearchIndex.open(index_dir) as ix:
+    with SearchIndex.open(index_of_texts(tmp_path / name, [TITLES[i] for i in order], [ids[i] for i in order])) as ix:
         clauses = parse_query("头晕怎么回事")
         scores, matched = ix._rank(clauses)
         docs = np.flatnonzero(matched)
@@ -99,11 +92,7 @@ def test_character_vectors_put_characters_used_alike_close():
 def test_translated_reads_what_a_headline_holds_in_place_of_a_lacked_character(tmp_path):
     # Real titles of the shared KUAKE corpus; 小孩发烧流鼻血 is a query of its kind.
     titles = ["小儿发烧流鼻血", "小孩发烧、流鼻血怎么办？", "小孩发烧后出小红点"]
-    source = tmp_path / "t.jsonl"
-    source.write_text("".join(json.dumps({"id": f"d{i}", "title": "", "text": t}, ensure_ascii=False) + "\n"
-                              for i, t in enumerate(titles)), encoding="utf-8")
-    build_index([str(source)], str(tmp_path / "ix"))
-    with SearchIndex.open(str(tmp_path / "ix")) as ix:
+    with SearchIndex.open(index_of_texts(tmp_path, titles)) as ix:
         clauses = parse_query("小孩发烧流鼻血")
         scores, matched = ix._rank(clauses)
         docs = np.flatnonzero(matched)
@@ -133,17 +122,13 @@ def _translated_by_definition(q, heads, pairs: dict) -> list[float]:
 
 
 def test_translated_is_its_definition_read_as_a_matrix(tmp_path):
-    source = tmp_path / "t.jsonl"
-    titles = TITLES + ["小儿眩晕、呕吐", "头痛头胀", "hpv阳性", "孩子发烧"]
-    source.write_text("".join(json.dumps({"id": f"d{i}", "text": t}, ensure_ascii=False) + "\n"
-                              for i, t in enumerate(titles)), encoding="utf-8")
-    build_index([str(source)], str(tmp_path / "ix"))
+    index_dir = index_of_texts(tmp_path, TITLES + ["小儿眩晕、呕吐", "头痛头胀", "hpv阳性", "孩子发烧"])
     # Negative lifts, a query's own character as a target, a character none holds, punctuation.
     crafted = {"晕": {"眩": 1.5, "痛": -0.7, "头": 3.0, "胀": -0.2}, "孩": {"儿": 1.2, "子": 2.0},
                "疼": {"痛": 0.9}, "突": {"、": 5.0, "呕": -1.0}, "然": {"吐": -0.3, "呕": -0.1}}
     tables = [translations(), Translations(crafted), Translations({})]
     checked = 0
-    with SearchIndex.open(str(tmp_path / "ix")) as ix:
+    with SearchIndex.open(index_dir) as ix:
         for query in ["突然头晕、恶心", "小孩头疼", "孩子头晕想吐", "hpv", "头晕", "眩晕呕吐怎么办"]:
             clauses = parse_query(query)
             scores, matched = ix._rank(clauses)
