@@ -257,9 +257,9 @@ def translated(q: QueryProfile, heads: list[Headline], table: Translations, held
     headline's idf of each query character, 0 if absent): the idf-weighted
     mean of the best lift (:func:`translations`) among the headline's
     characters the query does not hold (a lacked character none of whose
-    entries the headline holds counts 0); 0 when it lacks none.  A pair relation, never a query's or a
-    document's identity.  The table's rows of the query characters, read
-    at every headline's characters at once."""
+    entries the headline holds counts 0); 0 when it lacks none.  A pair
+    relation, never a query's or a document's identity.  The table's rows
+    of the query characters, read at every headline's characters at once."""
     lacks = held == 0
     missed = lacks @ q.char_idf
     found = [(i, table.row[ch]) for i, ch in enumerate(q.chars) if ch in table.row]

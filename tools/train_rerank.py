@@ -19,14 +19,15 @@ on, and the shipped table is mined from all of train.  Reported beside the
 fit, measured by ``searchkit eval``'s own code through the real search:
 5-fold cross-validation on train (folds as in ``train_ranking.py``, each
 scored by a model fitted on the other four) and the dev split, which the
-fit never reads.  Deterministic: the same
-corpus, code and weights give the same file.
+fit never reads.  Deterministic: the same corpus, code and weights give the
+same files.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 
@@ -159,7 +160,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--corpus", required=True, help="folder with queries_/qrels_ train and dev files")
     ap.add_argument("--index-dir", required=True, help="an index of the corpus's corpus.jsonl")
     ap.add_argument("--out", help="write the fitted model here (JSON)")
-    ap.add_argument("--translations", help="write the translation table mined from all of train here")
+    ap.add_argument("--translations", help="write the translation table mined from all of train here "
+                                           "(default with --out: translations.txt beside it, which the model reads)")
     ap.add_argument("--sample", type=int, help="fit on this many train queries (a fixed random sample; default all)")
     ap.add_argument("--no-cv", action="store_true", help="skip the 5-fold cross-validation")
     ap.add_argument("--seed", type=int, default=1, help="LightGBM's seed (bagging, feature sampling)")
@@ -196,8 +198,10 @@ def main(argv: list[str] | None = None) -> int:
     for key, value in report.items():
         print(f"{key:12s} " + "  ".join(f"{v:.4f}" for v in value))
     print(f"({time.time() - t0:.0f} s)")
-    if args.translations:
-        write(shipped.pairs, args.translations)
+    table_out = args.translations or (os.path.join(os.path.dirname(os.path.abspath(args.out)), "translations.txt")
+                                      if args.out else None)
+    if table_out:
+        write(shipped.pairs, table_out)
     if args.out:
         doc = {"about": "searchkit's reranker, fitted on the KUAKE-QTR train split by tools/train_rerank.py "
                         "(see README, Relevance); metrics are [nDCG@10, MRR@10, Recall@100]",
