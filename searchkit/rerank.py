@@ -52,9 +52,9 @@ def code_points(chars: Iterable[str]) -> np.ndarray:
 
 class Translations:
     """Query character -> headline character -> lift (:func:`translations`),
-    and the same as a matrix, so that a window's headlines are read at once:
-    a row per query character, a column per headline character with a lift
-    (found by code point) and a last one for every other character."""
+    and the same as rows of a matrix, so that a window's headlines are read
+    at once: a row per query character, a column per headline character with
+    a lift (found by code point) and a last one for every other character."""
 
     def __init__(self, pairs: dict[str, dict[str, float]]):
         self.pairs = pairs
@@ -63,11 +63,10 @@ class Translations:
         self.column = np.full(_PLANE + 1, len(column), dtype=np.intp)
         self.column[code_points(column)] = list(column.values())
         self.column[_PLANE] = len(column)  # no lift past the plane (mining keeps none there)
-        # Query character -> its row of lifts (-inf: none), one per column and the last.
-        self.row = {a: i for i, a in enumerate(pairs)}
-        self.lifts = np.full((len(pairs), len(column) + 1), -np.inf)
-        for a, lifts in pairs.items():
-            self.lifts[self.row[a], [column[b] for b in lifts]] = list(lifts.values())
+        # Query character -> the columns and lifts of its row (kept sparse: dense, ~12 MB).
+        self.width = len(column) + 1
+        self.rows = {a: (np.array([column[b] for b in lifts], dtype=np.intp), np.array(list(lifts.values())))
+                     for a, lifts in pairs.items()}
 
 
 @lru_cache(maxsize=1)
@@ -262,18 +261,20 @@ def translated(q: QueryProfile, heads: list[Headline], table: Translations, held
     of the query characters, read at every headline's characters at once."""
     lacks = held == 0
     missed = lacks @ q.char_idf
-    found = [(i, table.row[ch]) for i, ch in enumerate(q.chars) if ch in table.row]
-    if not found or not heads:
+    queried = [i for i, ch in enumerate(q.chars) if ch in table.rows]
+    if not queried or not heads:
         return np.zeros(len(heads))
-    queried, rows = (list(t) for t in zip(*found))
-    lifts = table.lifts[rows]
+    lifts = np.full((len(queried), table.width), -np.inf)  # the query characters' rows, -inf: no lift
+    for k, i in enumerate(queried):
+        columns, values = table.rows[q.chars[i]]
+        lifts[k, columns] = values
     lifts[:, table.column[code_points(q.chars)]] = -np.inf  # the query's own characters
     codes = [h.codes for h in heads]
     sizes = np.fromiter(map(len, codes), dtype=np.intp, count=len(codes))
     has = sizes > 0
     best = np.zeros((len(q.chars), len(heads)))  # query character by headline
     if has.any():
-        got = np.zeros((len(rows), len(heads)))
+        got = np.zeros((len(queried), len(heads)))
         got[:, has] = np.maximum.reduceat(lifts[:, table.column[np.concatenate(codes)]],
                                           np.cumsum(sizes[has]) - sizes[has], axis=1)
         got[got == -np.inf] = 0.0
