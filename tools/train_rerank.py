@@ -166,6 +166,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-cv", action="store_true", help="skip the 5-fold cross-validation")
     ap.add_argument("--seed", type=int, default=1, help="LightGBM's seed (bagging, feature sampling)")
     args = ap.parse_args(argv)
+    table_out = args.translations or (os.path.join(os.path.dirname(os.path.abspath(args.out)), "translations.txt")
+                                      if args.out else None)
+    for path in (args.out, table_out):
+        if path and not os.path.isdir(os.path.dirname(os.path.abspath(path))):
+            ap.error(f"no directory to write {path} in")  # said before the fit, not after it
     PARAMS["seed"] = args.seed
     sys.stdout.reconfigure(line_buffering=True)
     train, train_qrels = load(args.corpus, "train")
@@ -198,8 +203,6 @@ def main(argv: list[str] | None = None) -> int:
     for key, value in report.items():
         print(f"{key:12s} " + "  ".join(f"{v:.4f}" for v in value))
     print(f"({time.time() - t0:.0f} s)")
-    table_out = args.translations or (os.path.join(os.path.dirname(os.path.abspath(args.out)), "translations.txt")
-                                      if args.out else None)
     if table_out:
         write(shipped.pairs, table_out)
     if args.out:
