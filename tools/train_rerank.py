@@ -35,7 +35,8 @@ import numpy as np
 
 from searchkit import SearchIndex
 from searchkit.evaluate import evaluate
-from searchkit.rerank import FEATURES, Reranker, Translations, Trees, headline, held_idf, query_profile, translated
+from searchkit.rerank import (FEATURES, Reranker, Translations, Trees, features, headline, held_idf, query_profile,
+                              translated)
 from train_ranking import FOLDS, fold, load, sample
 from translations import mine, write
 
@@ -54,10 +55,10 @@ class Recorder(Reranker):
     and headlines of its last window."""
 
     def predict(self, postings, clauses, docs, scores):
-        self.rows = self.rows_of(postings, clauses, docs, scores)
-        self.ids = [postings.stored(int(d))["id"] for d in docs.tolist()]
         self.profile = query_profile(postings, clauses)
         self.heads = [headline(postings, d) for d in docs.tolist()]
+        self.rows = features(self.profile, self.heads, scores.astype(np.float64), self.table)
+        self.ids = [postings.stored(int(d))["id"] for d in docs.tolist()]
         return -np.arange(docs.size, dtype=np.float64)
 
 
