@@ -35,7 +35,8 @@ def dev(dev_index):
 def test_dev_relevance_floor(dev):
     assert dev.queries == 500
     # Reached with the learned weights, partial matches last and the learned reranker:
-    # 0.8875 / 0.9147 / 0.9850; floors ~0.005 below (refits of the reranker have moved dev by ±0.003).
+    # 0.8857 / 0.9116 / 0.9850 (0.8875 / 0.9147 at a learning rate of 0.1); floors ~0.005 below the
+    # best refit (refits of the reranker have moved dev by ±0.003).
     assert dev.ndcg10 >= 0.882, dev.ndcg10
     assert dev.mrr10 >= 0.909, dev.mrr10
     assert dev.recall100 >= 0.98, dev.recall100

@@ -40,7 +40,7 @@ from searchkit.rerank import (FEATURES, Reranker, Translations, Trees, features,
 from train_ranking import FOLDS, fold, load, sample
 from translations import mine, write
 
-PARAMS = dict(objective="lambdarank", learning_rate=0.1, num_leaves=4, max_depth=2, min_data_in_leaf=50,
+PARAMS = dict(objective="lambdarank", learning_rate=0.15, num_leaves=4, max_depth=2, min_data_in_leaf=50,
               feature_fraction=0.8, bagging_fraction=0.8, bagging_freq=1, lambdarank_truncation_level=20,
               deterministic=True, force_row_wise=True, num_threads=1, seed=1, verbose=-1)
 ROUNDS = 150
