@@ -12,8 +12,11 @@ units) the headline adds, whether the query characters a headline lacks have
 near stand-ins in it (character vectors learned from unlabelled text,
 ``data/char_vectors.npz``), whether what the headline has in place of the
 query characters it lacks has gone with relevance before (``translated``,
-``data/translations.txt``), and whether both ask the same kind of question
-(treatment, cause, yes/no…).  Features describe a query and a headline,
+``data/translations.txt``), whether the characters it adds to the query have
+(``added_down``, ``added_up``: a headline that adds 糖 to a question about
+blood pressure is about something else), whether the query characters it
+lacks could be done without (``lacked``: 吗 yes, 疼 no), and whether both
+ask the same kind of question (treatment, cause, yes/no…).  Features describe a query and a headline,
 never which query or which document it is, so nothing learned is a lookup
 of the judgments.
 
@@ -40,10 +43,13 @@ from .words import clause_words, positive_texts, stopwords, synonyms
 
 FEATURES = ("score", "query_chars", "headline_chars", "words", "extra_stops", "first", "length",
             "kinds_both", "kinds_query", "kinds_headline", "near_missing", "subsequence", "extra_symbols",
-            "translated")
+            "translated", "added_down", "added_up", "lacked")
+LIFTED = ("translated", "added_down", "added_up", "lacked")  # the features read through :func:`translations`
 
 
 _PLANE = 0x10000  # characters past the Basic Multilingual Plane share one code (:func:`code_points`)
+ADDED = "+"  # the source of translations.txt's line of added characters (no Han character)
+LACKED = "-"  # and of its line of lacked query characters
 
 
 def code_points(chars: Iterable[str]) -> np.ndarray:
@@ -54,10 +60,20 @@ class Translations:
     """Query character -> headline character -> lift (:func:`translations`),
     and the same as rows of a matrix, so that a window's headlines are read
     at once: a row per query character, a column per headline character with
-    a lift (found by code point) and a last one for every other character."""
+    a lift (found by code point) and a last one for every other character.
+    And ``added``: headline character -> lift where the query lacks it, read
+    by code point (``added_lift``); ``lacked``: query character -> lift
+    where the headline lacks it."""
 
-    def __init__(self, pairs: dict[str, dict[str, float]]):
+    def __init__(self, pairs: dict[str, dict[str, float]], added: dict[str, float] | None = None,
+                 lacked: dict[str, float] | None = None):
         self.pairs = pairs
+        self.added = added or {}
+        self.lacked = lacked or {}
+        self.added_lift = np.zeros(_PLANE + 1)  # 0 for a character with no lift, and past the plane
+        if self.added:
+            self.added_lift[code_points(self.added)] = list(self.added.values())
+            self.added_lift[_PLANE] = 0.0
         column = {b: i for i, b in enumerate(sorted({b for row in pairs.values() for b in row}))}
         # Code point -> column (:func:`code_points`); the last column for a character with no lift.
         self.column = np.full(_PLANE + 1, len(column), dtype=np.intp)
@@ -103,12 +119,16 @@ def translations() -> Translations:
     judged windows by ``tools/train_rerank.py`` (``tools/translations.py``):
     a relation of two characters, the way web search learns from clicks
     that 儿 answers 孩 and 痛 answers 疼, which neither exact matches nor
-    character vectors see.  Read once."""
+    character vectors see.  Its ``+`` line: how much likelier a window
+    headline holding a character the query lacks was judged relevant (糖
+    low: a headline that adds it is about something else); its ``-`` line:
+    one lacking a query character (吗 high, 疼 low).  Read once."""
     pairs: dict[str, dict[str, float]] = {}
     for line in data_lines("translations.txt"):
         source, *row = line.split()
         pairs[source] = {p[0]: float(p[2:]) for p in row}
-    return Translations(pairs)
+    return Translations(pairs, pairs.pop(ADDED, None), pairs.pop(LACKED, None))
+
 
 
 def _vector_rows(chars: Iterable[str]) -> tuple[tuple[str, ...], np.ndarray]:
@@ -247,8 +267,35 @@ def features(q: QueryProfile, heads: list[Headline], scores: np.ndarray,
     x[:, 10] = _near_missing(q, heads, idf_in_head)
     x[:, 11] = _subsequence(q, heads)
     x[:, 12] = [len(h.symbols - q.symbols) for h in heads]
-    x[:, 13] = translated(q, heads, translations() if table is None else table, idf_in_head)
+    x[:, 13:] = lifted(q, heads, translations() if table is None else table, idf_in_head)
     return x
+
+
+def lifted(q: QueryProfile, heads: list[Headline], table: Translations, held: np.ndarray) -> np.ndarray:
+    """The columns of :data:`LIFTED`, read through ``table`` (``held``: as
+    :func:`translated` takes it).  ``lacked``: the sum of the lifts of the
+    query characters each headline lacks."""
+    lacked = (held == 0) @ np.array([table.lacked.get(ch, 0.0) for ch in q.chars])
+    return np.column_stack([translated(q, heads, table, held), added(q, heads, table), lacked])
+
+
+def added(q: QueryProfile, heads: list[Headline], table: Translations) -> np.ndarray:
+    """For the distinct characters each headline holds that the query does
+    not: the sum of their negative lifts (``table.added``) and of their
+    positive ones, a row per headline.  Sums, not means: each added
+    character that has gone with irrelevance is one more sign of another
+    topic."""
+    out = np.zeros((len(heads), 2))
+    codes = [h.codes for h in heads]
+    sizes = np.fromiter(map(len, codes), dtype=np.intp, count=len(codes))
+    has = sizes > 0
+    if table.added and has.any():
+        every = np.concatenate(codes)
+        lift = np.where(np.isin(every, code_points(q.chars)), 0.0, table.added_lift[every])
+        starts = np.cumsum(sizes[has]) - sizes[has]
+        out[has, 0] = np.add.reduceat(np.minimum(lift, 0.0), starts)
+        out[has, 1] = np.add.reduceat(np.maximum(lift, 0.0), starts)
+    return out
 
 
 def translated(q: QueryProfile, heads: list[Headline], table: Translations, held: np.ndarray) -> np.ndarray:

@@ -6,8 +6,8 @@ import pytest
 
 from searchkit import SearchIndex
 from searchkit.query import parse_query
-from searchkit.rerank import (FEATURES, Translations, Trees, char_vectors, headline, held_idf, query_profile, shipped,
-                              translated, translations)
+from searchkit.rerank import (FEATURES, LIFTED, Translations, Trees, char_vectors, headline, held_idf, lifted,
+                              query_profile, shipped, translated, translations)
 from conftest import index_of_texts
 
 # Real titles of the shared KUAKE corpus, about one complaint.
@@ -141,3 +141,51 @@ def test_translated_is_its_definition_read_as_a_matrix(tmp_path):
                 checked += int(np.count_nonzero(got))
     # The crafted table's lifts, negative ones included, reached real headlines.
     assert checked > 10
+
+
+
+def _added_and_lacked_by_definition(q, heads, table: Translations) -> list[list[float]]:
+    """``added_down``, ``added_up`` and ``lacked`` as :func:`added` and
+    :func:`lifted` define them, in plain loops."""
+    out = []
+    for h in heads:
+        got = [table.added.get(b, 0.0) for b in h.weights if b not in q.chars]
+        lacks = [table.lacked.get(a, 0.0) for a in q.chars if a not in h.weights]
+        out.append([sum(v for v in got if v < 0), sum(v for v in got if v > 0), sum(lacks)])
+    return out
+
+
+def test_added_and_lacked_are_their_definitions(tmp_path):
+    index_dir = index_of_texts(tmp_path, TITLES + ["糖尿病人头晕怎么办", "头痛头胀", "hpv阳性", "孩子发烧"])
+    # Lifts of either sign, on a query's own character (never read as added), punctuation, and a
+    # character none holds.
+    crafted = {"糖": -2.0, "尿": -0.5, "孩": 1.0, "晕": 3.0, "、": 5.0, "鼽": -9.0}
+    tables = [translations(), Translations({}, crafted, {"突": 0.5, "恶": -1.5, "晕": -3.0}), Translations({})]
+    columns = [LIFTED.index(f) for f in ("added_down", "added_up", "lacked")]
+    checked = 0
+    with SearchIndex.open(index_dir) as ix:
+        for query in ["突然头晕、恶心", "头晕怎么办", "hpv", "孩子头晕想吐"]:
+            clauses = parse_query(query)
+            _, matched = ix._rank(clauses)
+            q = query_profile(ix._postings, clauses)
+            heads = [headline(ix._postings, int(d)) for d in np.flatnonzero(matched)]
+            for table in tables:
+                got = lifted(q, heads, table, held_idf(q, heads))[:, columns]
+                want = np.array(_added_and_lacked_by_definition(q, heads, table)).reshape(-1, 3)
+                assert np.allclose(got, want, atol=1e-12)
+                checked += int(np.count_nonzero(got))
+    assert checked > 10
+
+
+def test_a_headline_adding_another_topic_reads_a_negative_lift(tmp_path):
+    titles = ["高血压不能吃哪些食物", "糖尿病高血压不能吃哪些食物"]
+    with SearchIndex.open(index_of_texts(tmp_path, titles)) as ix:
+        clauses = parse_query("高血压不能吃的食物")
+        scores, matched = ix._rank(clauses)
+        docs = np.flatnonzero(matched)
+        rows = ix.reranker.rows_of(ix._postings, clauses, docs, scores[docs])
+        got = {ix._postings.stored(int(d))["body"]: row[FEATURES.index("added_down")] for d, row in zip(docs, rows)}
+    # The second adds 糖 and 尿 (diabetes) to the question: the train judgments made such headlines rarely relevant.
+    table = translations().added
+    assert table["糖"] < -1.0
+    assert got["糖尿病高血压不能吃哪些食物"] < got["高血压不能吃哪些食物"] - 1.0

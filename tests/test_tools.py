@@ -68,16 +68,25 @@ def test_train_ranking_writes_weights_ranking_accepts(corpus_index, tmp_path):
 
 
 def test_translations_lift_pairs_that_went_with_relevance():
-    # 孩 lacked, 儿 held: relevant 6 of 6 times; 孩 lacked, 痛 held: 0 of 6; the rest of the cases set the rate.
-    windows = [(("小", "孩", "发", "烧"), [("小儿发烧", True), ("小腿痛", False)]) for _ in range(6)]
+    # 孩 lacked, 儿 held: relevant 6 of 6 times; 孩 lacked, 痛 held: 0 of 6; six distinct headlines each
+    # (the digits tell them apart). The rest of the cases set the rate.
+    windows = [(("小", "孩", "发", "烧"), [(f"小儿发烧{i}", True), (f"小腿痛{i}", False)]) for i in range(6)]
     windows += [(("头", "晕"), [("头疼", False), ("眩晕", False)]) for _ in range(30)]
     table = translations.mine(windows)
-    assert table["孩"]["儿"] > 0 > table["孩"]["痛"] and "小" not in table  # 小 was never lacked
-    assert all(b not in "小孩发烧" for b in table["孩"])  # a query's own characters are no translation
+    assert table.pairs["孩"]["儿"] > 0 > table.pairs["孩"]["痛"] and "小" not in table.pairs  # 小 was never lacked
+    assert all(b not in "小孩发烧" for b in table.pairs["孩"])  # a query's own characters are no translation
+    # Added characters: 儿 went with relevance 6 of 6 times, 痛 never; 发 was always the query's own.
+    assert table.added["儿"] > 0 > table.added["痛"] and "发" not in table.added
+    # Lacked query characters: 孩 went with relevance half the time, 烧 never; 小 was never lacked.
+    assert table.lacked["孩"] > 0 > table.lacked["烧"] and "小" not in table.lacked
+    # 头疼 was judged 30 times, but it is one headline: its judgments make no lift (a prior of one document).
+    assert "疼" not in table.added and "眩" not in table.added and "晕" not in table.pairs
+    assert "晕" not in table.lacked and "头" not in table.lacked
 
 
 def test_train_rows_read_translations_mined_without_their_own_fold(monkeypatch):
-    """Cross-fitting: a train row's ``translated`` comes from a table mined
+    """Cross-fitting: a train row's features read through the mined table
+    (``translated``, ``added_down``, ``added_up``, ``lacked``) come from a table mined
     without its own fold (and, in cross-validation, without the held-out
     fold), or the table would tell the trees the row's label."""
     import types
@@ -87,21 +96,21 @@ def test_train_rows_read_translations_mined_without_their_own_fold(monkeypatch):
 
     # Each window says its fold; a "table" is the set of folds mined, and a row's value says which it read.
     monkeypatch.setattr(train_rerank, "mine", lambda windows: frozenset(int(chars[0]) for chars, _ in windows))
-    monkeypatch.setattr(train_rerank, "Translations", lambda folds: folds)
     monkeypatch.setattr(train_rerank, "held_idf", lambda profile, heads: None)
-    monkeypatch.setattr(train_rerank, "translated",
-                        lambda profile, heads, folds, held: np.full(len(heads), float(sum(1 << f for f in folds))))
+    monkeypatch.setattr(train_rerank, "lifted", lambda profile, heads, folds, held:
+                        np.full((len(heads), len(train_rerank.LIFTED)), float(sum(1 << f for f in folds))))
     folds = np.array([0, 1, 2, 3, 4] * 3)
     windows = [(types.SimpleNamespace(chars=(str(f),)), [types.SimpleNamespace(text="头晕")] * 2) for f in folds]
     groups = np.full(folds.size, 2)
     x = np.full((groups.sum(), len(train_rerank.FEATURES)), -1.0)
     cross = train_rerank.CrossFit(x, np.ones(groups.sum()), groups, windows, folds)
     every = (1 << train_rerank.FOLDS) - 1
-    read = cross.rows()[:, train_rerank.TRANSLATED].reshape(-1, 2)[:, 0]
-    assert read.tolist() == [every & ~(1 << f) for f in folds]
+    columns = train_rerank.TABLE_COLUMNS
+    read = cross.rows()[:, columns].reshape(-1, 2, len(columns))[:, 0]
+    assert read.tolist() == [[every & ~(1 << f)] * len(columns) for f in folds]
     for k in range(train_rerank.FOLDS):
-        read = cross.rows(held_out=k)[:, train_rerank.TRANSLATED].reshape(-1, 2)[:, 0]
-        assert read.tolist() == [-1.0 if f == k else every & ~(1 << f) & ~(1 << k) for f in folds]
+        read = cross.rows(held_out=k)[:, columns].reshape(-1, 2, len(columns))[:, 0]
+        assert read.tolist() == [[-1.0 if f == k else every & ~(1 << f) & ~(1 << k)] * len(columns) for f in folds]
         assert cross.table(k) == frozenset(range(train_rerank.FOLDS)) - {k}  # what fold k is searched with
     assert cross.table() == frozenset(range(train_rerank.FOLDS))  # the table that ships
 
@@ -117,6 +126,7 @@ def test_train_rerank_writes_a_model_search_walks_like_lightgbm(corpus_index, tm
                               "--sample", "150", "--no-cv", "--out", str(out), "--translations", str(table)]) == 0
     rows = [line.split() for line in table.read_text(encoding="utf-8").splitlines() if not line.startswith("#")]
     assert len(rows) > 50 and all(len(row) >= 2 for row in rows)
+    assert [row[0] for row in rows if row[0] in "+-"] == ["+", "-"]  # the added and the lacked characters' lines
     model = load_model(out.read_text(encoding="utf-8"))
     assert isinstance(model, Reranker) and isinstance(model.trees, Trees) and model.window == train_rerank.WINDOW
     doc = json.loads(out.read_text(encoding="utf-8"))

@@ -10,7 +10,8 @@ full matches (with the shipped ``data/ranking.json`` weights) become rows of
 :data:`searchkit.rerank.FEATURES`, labelled with their graded judgment (0
 when unjudged).  LightGBM's lambdarank fits shallow trees on those rows; the
 trees are written as arrays that searchkit walks in NumPy, so searching
-needs no LightGBM.  The ``translated`` feature reads a table mined from
+needs no LightGBM.  The :data:`~searchkit.rerank.LIFTED` features
+(``translated``, ``added_down``, ``added_up``) read a table mined from
 the same judgments (``translations.py``), so it is cross-fitted: each
 train row's value comes from a table mined from the other folds (in the
 cross-validation, from the folds other than its own and the held-out one),
@@ -35,8 +36,8 @@ import numpy as np
 
 from searchkit import SearchIndex
 from searchkit.evaluate import evaluate
-from searchkit.rerank import (FEATURES, Reranker, Translations, Trees, features, headline, held_idf, query_profile,
-                              translated)
+from searchkit.rerank import (FEATURES, LIFTED, Reranker, Translations, Trees, features, headline, held_idf, lifted,
+                              query_profile)
 from train_ranking import FOLDS, fold, load, sample
 from translations import mine, write
 
@@ -46,12 +47,12 @@ PARAMS = dict(objective="lambdarank", learning_rate=0.15, num_leaves=4, max_dept
 ROUNDS = 150
 ALWAYS_LEFT = 1e300  # the threshold of a padding split: no feature is above it
 WINDOW = 20
-TRANSLATED = FEATURES.index("translated")
+TABLE_COLUMNS = [FEATURES.index(f) for f in LIFTED]
 
 
 class Recorder(Reranker):
     """A reranker that keeps the first-stage order and records the feature
-    rows (``translated`` through an empty table), documents, query profile
+    rows (:data:`LIFTED` through an empty table), documents, query profile
     and headlines of its last window."""
 
     def predict(self, postings, clauses, docs, scores):
@@ -79,7 +80,7 @@ def dataset(ix: SearchIndex, items, qrels) -> tuple[np.ndarray, np.ndarray, np.n
 
 class CrossFit:
     """Translation tables mined from all train folds but some, each once,
-    and train rows whose ``translated`` is read through such tables."""
+    and train rows whose :data:`LIFTED` features are read through such tables."""
 
     def __init__(self, x, y, groups, windows, folds):
         self.x, self.windows, self.folds = x, windows, folds
@@ -90,19 +91,19 @@ class CrossFit:
     def table(self, *without: int) -> Translations:
         key = frozenset(f for f in without if f is not None)
         if key not in self.tables:
-            self.tables[key] = Translations(mine((w[0].chars, [(h.text, bool(r)) for h, r in zip(w[1], rel)])
-                                                 for w, rel, f in zip(self.windows, self.labels, self.folds)
-                                                 if w[0] is not None and f not in key))
+            self.tables[key] = mine((w[0].chars, [(h.text, bool(r)) for h, r in zip(w[1], rel)])
+                                    for w, rel, f in zip(self.windows, self.labels, self.folds)
+                                    if w[0] is not None and f not in key)
         return self.tables[key]
 
     def rows(self, held_out: int | None = None) -> np.ndarray:
-        """The train rows, each fold's ``translated`` read through a table
-        mined from neither it nor ``held_out``."""
+        """The train rows, each fold's :data:`LIFTED` features read through a
+        table mined from neither it nor ``held_out``."""
         x = self.x.copy()
         for (profile, heads), start, f in zip(self.windows, self.starts, self.folds):
             if heads and f != held_out:
                 held = held_idf(profile, heads)
-                x[start:start + len(heads), TRANSLATED] = translated(profile, heads, self.table(f, held_out), held)
+                x[start:start + len(heads), TABLE_COLUMNS] = lifted(profile, heads, self.table(f, held_out), held)
         return x
 
 
@@ -205,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{key:12s} " + "  ".join(f"{v:.4f}" for v in value))
     print(f"({time.time() - t0:.0f} s)")
     if table_out:
-        write(shipped.pairs, table_out)
+        write(shipped, table_out)
     if args.out:
         doc = {"about": "searchkit's reranker, fitted on the KUAKE-QTR train split by tools/train_rerank.py "
                         "(see README, Relevance); metrics are [nDCG@10, MRR@10, Recall@100]",
