@@ -271,59 +271,75 @@ def features(q: QueryProfile, heads: list[Headline], scores: np.ndarray,
     return x
 
 
+@dataclass(frozen=True)
+class WindowChars:
+    """A window's headlines' distinct Han characters as one array of code
+    points (:func:`code_points`), headline after headline: a table is read
+    for all of them at once."""
+
+    codes: np.ndarray
+    starts: np.ndarray  # where each headline that has any starts in ``codes``
+    has: np.ndarray  # which headlines have any
+
+
+def window_chars(heads: list[Headline]) -> WindowChars:
+    codes = [h.codes for h in heads]
+    sizes = np.fromiter(map(len, codes), dtype=np.intp, count=len(codes))
+    has = sizes > 0
+    return WindowChars(np.concatenate(codes) if has.any() else np.zeros(0, dtype=np.intp),
+                       np.cumsum(sizes[has]) - sizes[has], has)
+
+
 def lifted(q: QueryProfile, heads: list[Headline], table: Translations, held: np.ndarray) -> np.ndarray:
-    """The columns of :data:`LIFTED`, read through ``table`` (``held``: as
-    :func:`translated` takes it).  ``lacked``: the sum of the lifts of the
-    query characters each headline lacks."""
-    lacked = (held == 0) @ np.array([table.lacked.get(ch, 0.0) for ch in q.chars])
-    return np.column_stack([translated(q, heads, table, held), added(q, heads, table), lacked])
+    """The columns of :data:`LIFTED`, read through ``table`` (``held``: each
+    headline's idf of each query character, 0 if absent).  ``lacked``: the
+    sum of the lifts of the query characters each headline lacks."""
+    chars = window_chars(heads)
+    out = np.zeros((len(heads), len(LIFTED)))
+    out[:, 0] = translated(q, chars, table, held)
+    out[:, 1:3] = added(q, chars, table)
+    out[:, 3] = (held == 0) @ np.array([table.lacked.get(ch, 0.0) for ch in q.chars])
+    return out
 
 
-def added(q: QueryProfile, heads: list[Headline], table: Translations) -> np.ndarray:
+def added(q: QueryProfile, chars: WindowChars, table: Translations) -> np.ndarray:
     """For the distinct characters each headline holds that the query does
     not: the sum of their negative lifts (``table.added``) and of their
     positive ones, a row per headline.  Sums, not means: each added
     character that has gone with irrelevance is one more sign of another
     topic."""
-    out = np.zeros((len(heads), 2))
-    codes = [h.codes for h in heads]
-    sizes = np.fromiter(map(len, codes), dtype=np.intp, count=len(codes))
-    has = sizes > 0
-    if table.added and has.any():
-        every = np.concatenate(codes)
-        lift = np.where(np.isin(every, code_points(q.chars)), 0.0, table.added_lift[every])
-        starts = np.cumsum(sizes[has]) - sizes[has]
-        out[has, 0] = np.add.reduceat(np.minimum(lift, 0.0), starts)
-        out[has, 1] = np.add.reduceat(np.maximum(lift, 0.0), starts)
+    out = np.zeros((chars.has.size, 2))
+    if table.added and chars.codes.size:
+        own = (chars.codes[:, None] == code_points(q.chars)).any(axis=1)  # a few query characters: no np.isin
+        lift = np.where(own, 0.0, table.added_lift[chars.codes])
+        out[chars.has, 0] = np.add.reduceat(np.minimum(lift, 0.0), chars.starts)
+        out[chars.has, 1] = np.add.reduceat(np.maximum(lift, 0.0), chars.starts)
     return out
 
 
-def translated(q: QueryProfile, heads: list[Headline], table: Translations, held: np.ndarray) -> np.ndarray:
-    """For the query characters each headline lacks (``held``: each
-    headline's idf of each query character, 0 if absent): the idf-weighted
+def translated(q: QueryProfile, chars: WindowChars, table: Translations, held: np.ndarray) -> np.ndarray:
+    """For the query characters each headline lacks (``held``: as
+    :func:`lifted` takes it): the idf-weighted
     mean of the best lift (:func:`translations`) among the headline's
     characters the query does not hold (a lacked character none of whose
     entries the headline holds counts 0); 0 when it lacks none.  A pair
     relation, never a query's or a document's identity.  The table's rows
     of the query characters, read at every headline's characters at once."""
+    heads = chars.has.size
     lacks = held == 0
     missed = lacks @ q.char_idf
     queried = [i for i, ch in enumerate(q.chars) if ch in table.rows]
     if not queried or not heads:
-        return np.zeros(len(heads))
+        return np.zeros(heads)
     lifts = np.full((len(queried), table.width), -np.inf)  # the query characters' rows, -inf: no lift
     for k, i in enumerate(queried):
         columns, values = table.rows[q.chars[i]]
         lifts[k, columns] = values
     lifts[:, table.column[code_points(q.chars)]] = -np.inf  # the query's own characters
-    codes = [h.codes for h in heads]
-    sizes = np.fromiter(map(len, codes), dtype=np.intp, count=len(codes))
-    has = sizes > 0
-    best = np.zeros((len(q.chars), len(heads)))  # query character by headline
-    if has.any():
-        got = np.zeros((len(queried), len(heads)))
-        got[:, has] = np.maximum.reduceat(lifts[:, table.column[np.concatenate(codes)]],
-                                          np.cumsum(sizes[has]) - sizes[has], axis=1)
+    best = np.zeros((len(q.chars), heads))  # query character by headline
+    if chars.codes.size:
+        got = np.zeros((len(queried), heads))
+        got[:, chars.has] = np.maximum.reduceat(lifts[:, table.column[chars.codes]], chars.starts, axis=1)
         got[got == -np.inf] = 0.0
         best[queried] = got
     return np.where(missed > 0, (lacks * best.T) @ q.char_idf / np.where(missed > 0, missed, 1.0), 0.0)

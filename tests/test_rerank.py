@@ -7,7 +7,7 @@ import pytest
 from searchkit import SearchIndex
 from searchkit.query import parse_query
 from searchkit.rerank import (FEATURES, LIFTED, Translations, Trees, char_vectors, headline, held_idf, lifted,
-                              query_profile, shipped, translated, translations)
+                              query_profile, shipped, translations)
 from conftest import index_of_texts
 
 # Real titles of the shared KUAKE corpus, about one complaint.
@@ -136,7 +136,7 @@ def test_translated_is_its_definition_read_as_a_matrix(tmp_path):
             assert "、" not in q.chars  # punctuation is no character a headline can hold
             heads = [headline(ix._postings, int(d)) for d in np.flatnonzero(matched)]
             for table in tables:
-                got = translated(q, heads, table, held_idf(q, heads))
+                got = lifted(q, heads, table, held_idf(q, heads))[:, LIFTED.index("translated")]
                 assert got.tolist() == pytest.approx(_translated_by_definition(q, heads, table.pairs), abs=1e-12)
                 checked += int(np.count_nonzero(got))
     # The crafted table's lifts, negative ones included, reached real headlines.
