@@ -15,7 +15,7 @@ query characters it lacks has gone with relevance before (``translated``,
 ``data/translations.txt``), whether the characters it adds to the query have
 (``added_down``, ``added_up``: a headline that adds 糖 to a question about
 blood pressure is about something else), whether the query characters it
-lacks could be done without (``lacked``: 吗 yes, 疼 no), and whether both
+lacks could be done without (``lacked``: 况 of 情况 yes, 肾 no), and whether both
 ask the same kind of question (treatment, cause, yes/no…).  Features describe a query and a headline,
 never which query or which document it is, so nothing learned is a lookup
 of the judgments.
@@ -45,6 +45,7 @@ FEATURES = ("score", "query_chars", "headline_chars", "words", "extra_stops", "f
             "kinds_both", "kinds_query", "kinds_headline", "near_missing", "subsequence", "extra_symbols",
             "translated", "added_down", "added_up", "lacked")
 LIFTED = ("translated", "added_down", "added_up", "lacked")  # the features read through :func:`translations`
+LIFTED_COLUMNS = [FEATURES.index(f) for f in LIFTED]
 
 
 _PLANE = 0x10000  # characters past the Basic Multilingual Plane share one code (:func:`code_points`)
@@ -122,7 +123,7 @@ def translations() -> Translations:
     character vectors see.  Its ``+`` line: how much likelier a window
     headline holding a character the query lacks was judged relevant (糖
     low: a headline that adds it is about something else); its ``-`` line:
-    one lacking a query character (吗 high, 疼 low).  Read once."""
+    one lacking a query character (况 of 情况 high, 肾 low).  Read once."""
     pairs: dict[str, dict[str, float]] = {}
     for line in data_lines("translations.txt"):
         source, *row = line.split()
@@ -245,7 +246,7 @@ def held_idf(q: QueryProfile, heads: list[Headline]) -> np.ndarray:
 def features(q: QueryProfile, heads: list[Headline], scores: np.ndarray,
              table: Translations | None = None) -> np.ndarray:
     """The candidates' feature rows, columns in the order of :data:`FEATURES`
-    (``translated`` read through ``table``, by default :func:`translations`)."""
+    (:data:`LIFTED` read through ``table``, by default :func:`translations`)."""
     n = len(heads)
     x = np.zeros((n, len(FEATURES)))
     top = float(scores.max()) if n else 0.0
@@ -267,7 +268,7 @@ def features(q: QueryProfile, heads: list[Headline], scores: np.ndarray,
     x[:, 10] = _near_missing(q, heads, idf_in_head)
     x[:, 11] = _subsequence(q, heads)
     x[:, 12] = [len(h.symbols - q.symbols) for h in heads]
-    x[:, 13:] = lifted(q, heads, translations() if table is None else table, idf_in_head)
+    x[:, LIFTED_COLUMNS] = lifted(q, heads, translations() if table is None else table, idf_in_head)
     return x
 
 
@@ -423,7 +424,7 @@ class Reranker:
     def __init__(self, trees: Trees | None, window: int, table: Translations | None = None):
         self.trees = trees
         self.window = window
-        self.table = table  # for ``translated``; None: the shipped :func:`translations`
+        self.table = table  # for :data:`LIFTED`; None: the shipped :func:`translations`
 
     def rerank(self, postings: Postings, clauses: list[Clause], pool: np.ndarray,
                scores: np.ndarray) -> np.ndarray:

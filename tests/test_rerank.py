@@ -156,7 +156,9 @@ def _added_and_lacked_by_definition(q, heads, table: Translations) -> list[list[
 
 
 def test_added_and_lacked_are_their_definitions(tmp_path):
-    index_dir = index_of_texts(tmp_path, TITLES + ["糖尿病人头晕怎么办", "头痛头胀", "hpv阳性", "孩子发烧"])
+    # A headline with no Han character among others (hpv 16), and one past the Basic Multilingual Plane (𠮷).
+    index_dir = index_of_texts(tmp_path, TITLES + ["糖尿病人头晕怎么办", "头痛头胀", "hpv阳性", "hpv 16", "孩子发烧",
+                                                   "𠮷祥头晕"])
     # Lifts of either sign, on a query's own character (never read as added), punctuation, and a
     # character none holds.
     crafted = {"糖": -2.0, "尿": -0.5, "孩": 1.0, "晕": 3.0, "、": 5.0, "鼽": -9.0}

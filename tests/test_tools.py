@@ -105,7 +105,7 @@ def test_train_rows_read_translations_mined_without_their_own_fold(monkeypatch):
     x = np.full((groups.sum(), len(train_rerank.FEATURES)), -1.0)
     cross = train_rerank.CrossFit(x, np.ones(groups.sum()), groups, windows, folds)
     every = (1 << train_rerank.FOLDS) - 1
-    columns = train_rerank.TABLE_COLUMNS
+    columns = train_rerank.LIFTED_COLUMNS
     read = cross.rows()[:, columns].reshape(-1, 2, len(columns))[:, 0]
     assert read.tolist() == [[every & ~(1 << f)] * len(columns) for f in folds]
     for k in range(train_rerank.FOLDS):

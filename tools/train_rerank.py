@@ -11,7 +11,7 @@ full matches (with the shipped ``data/ranking.json`` weights) become rows of
 when unjudged).  LightGBM's lambdarank fits shallow trees on those rows; the
 trees are written as arrays that searchkit walks in NumPy, so searching
 needs no LightGBM.  The :data:`~searchkit.rerank.LIFTED` features
-(``translated``, ``added_down``, ``added_up``) read a table mined from
+(``translated``, ``added_down``, ``added_up``, ``lacked``) read a table mined from
 the same judgments (``translations.py``), so it is cross-fitted: each
 train row's value comes from a table mined from the other folds (in the
 cross-validation, from the folds other than its own and the held-out one),
@@ -36,8 +36,8 @@ import numpy as np
 
 from searchkit import SearchIndex
 from searchkit.evaluate import evaluate
-from searchkit.rerank import (FEATURES, LIFTED, Reranker, Translations, Trees, features, headline, held_idf, lifted,
-                              query_profile)
+from searchkit.rerank import (FEATURES, LIFTED_COLUMNS, Reranker, Translations, Trees, features, headline, held_idf,
+                              lifted, query_profile)
 from train_ranking import FOLDS, fold, load, sample
 from translations import mine, write
 
@@ -47,7 +47,6 @@ PARAMS = dict(objective="lambdarank", learning_rate=0.15, num_leaves=4, max_dept
 ROUNDS = 150
 ALWAYS_LEFT = 1e300  # the threshold of a padding split: no feature is above it
 WINDOW = 20
-TABLE_COLUMNS = [FEATURES.index(f) for f in LIFTED]
 
 
 class Recorder(Reranker):
@@ -103,7 +102,7 @@ class CrossFit:
         for (profile, heads), start, f in zip(self.windows, self.starts, self.folds):
             if heads and f != held_out:
                 held = held_idf(profile, heads)
-                x[start:start + len(heads), TABLE_COLUMNS] = lifted(profile, heads, self.table(f, held_out), held)
+                x[start:start + len(heads), LIFTED_COLUMNS] = lifted(profile, heads, self.table(f, held_out), held)
         return x
 
 

@@ -16,7 +16,7 @@ strongest (either sign), so the table stays small.
 Beside the pairs, the same lift of each single character a headline holds
 that its query does not, against all window headlines (``added``): 糖 comes
 out low (a headline that adds it is about something else); and of each
-query character a headline lacks (``lacked``): 吗 high, 疼 low.
+query character a headline lacks (``lacked``): 况 of 情况 high, 肾 low.
 
 Only relations of characters are kept, never which query or headline
 they came from; still, a table mined from a query's own judgments would tell
@@ -33,7 +33,7 @@ from typing import Iterable
 
 from searchkit.rerank import ADDED, LACKED, Translations, han_units
 
-MIN_SEEN = 5  # a pair's (query lacks, headline holds) cases, at least, in as many distinct headlines
+MIN_SEEN = 5  # distinct headlines behind a lift (a pair's, an added or a lacked character's), at least
 SMOOTH = 20.0  # pseudo-cases at the overall rate
 TOP = 20  # pairs kept per query character, by the size of their lift
 
