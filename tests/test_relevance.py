@@ -35,10 +35,10 @@ def dev(dev_index):
 def test_dev_relevance_floor(dev):
     assert dev.queries == 500
     # Reached with the learned weights, partial matches last and the learned reranker:
-    # 0.8924 / 0.9145 / 0.9850 (refits on LightGBM seeds 2 and 3: 0.8933 / 0.9187, 0.8944 / 0.9172);
+    # 0.8944 / 0.9186 / 0.9850 (refits on LightGBM seeds 2 and 3: 0.8974 / 0.9232, 0.8947 / 0.9184);
     # floors ~0.005 below the shipped fit (refits of the reranker have moved dev by ±0.003).
-    assert dev.ndcg10 >= 0.887, dev.ndcg10
-    assert dev.mrr10 >= 0.909, dev.mrr10
+    assert dev.ndcg10 >= 0.889, dev.ndcg10
+    assert dev.mrr10 >= 0.913, dev.mrr10
     assert dev.recall100 >= 0.98, dev.recall100
 
 

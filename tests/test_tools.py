@@ -84,6 +84,16 @@ def test_translations_lift_pairs_that_went_with_relevance():
     assert "晕" not in table.lacked and "头" not in table.lacked
 
 
+def test_a_headline_judged_in_many_windows_counts_once_towards_a_lift():
+    # 小儿0 was judged relevant in 10 windows, four other headlines adding 儿 irrelevant once each:
+    # by cases 儿 went with relevance (10 of 14), by headlines it did not (1 of 5), against a rate of
+    # about 0.6 (the 头晕 headlines add nothing to their query).
+    windows = [(("小", "孩"), [("小儿0", True)]) for _ in range(10)]
+    windows += [(("小", "孩"), [(f"小儿{i}", False)]) for i in range(1, 5)]
+    windows += [(("头", "晕"), [(f"头晕{i}", i % 2 == 0)]) for i in range(20)]
+    assert translations.mine(windows).added["儿"] < 0
+
+
 def test_train_rows_read_translations_mined_without_their_own_fold(monkeypatch):
     """Cross-fitting: a train row's features read through the mined table
     (``translated``, ``added_down``, ``added_up``, ``lacked``) come from a table mined
@@ -98,7 +108,7 @@ def test_train_rows_read_translations_mined_without_their_own_fold(monkeypatch):
     monkeypatch.setattr(train_rerank, "mine", lambda windows: frozenset(int(chars[0]) for chars, _ in windows))
     monkeypatch.setattr(train_rerank, "held_idf", lambda profile, heads: None)
     monkeypatch.setattr(train_rerank, "lifted", lambda profile, heads, folds, held:
-                        np.full((len(heads), len(train_rerank.LIFTED)), float(sum(1 << f for f in folds))))
+                        np.full((len(heads), len(train_rerank.LIFTED_COLUMNS)), float(sum(1 << f for f in folds))))
     folds = np.array([0, 1, 2, 3, 4] * 3)
     windows = [(types.SimpleNamespace(chars=(str(f),)), [types.SimpleNamespace(text="头晕")] * 2) for f in folds]
     groups = np.full(folds.size, 2)

@@ -5,9 +5,10 @@ way web search learns from clicks which query words a result may say
 otherwise: over the judged train windows (the first stage's best results of
 each query, labelled relevant or not), every query character a headline
 lacks is paired with every character the headline holds that the query does
-not.  A pair's lift is the log-odds that such a headline was relevant,
-smoothed towards the rate of all (headline, lacked character) cases, minus
-that rate's log-odds: 孩 -> 儿 comes out high (孩子 / 儿童), 烧 -> 疼 low (a
+not.  A pair's lift is the log-odds that such a headline was relevant
+(each distinct headline counted once, with the share of its cases judged
+relevant), smoothed towards the rate of all (headline, lacked character)
+cases, minus that rate's log-odds: 孩 -> 儿 comes out high (孩子 / 儿童), 烧 -> 疼 low (a
 headline about pain, not fever).  Pairs seen in fewer than :data:`MIN_SEEN`
 distinct headlines are dropped (a lift of one headline's judgments would
 be a prior of that document) and each character keeps its :data:`TOP`
@@ -28,7 +29,7 @@ from the other folds.
 from __future__ import annotations
 
 import math
-from collections import Counter, defaultdict
+from collections import Counter
 from typing import Iterable
 
 from searchkit.rerank import ADDED, LACKED, Translations, han_units
@@ -41,9 +42,10 @@ TOP = 20  # pairs kept per query character, by the size of their lift
 Window = tuple[tuple[str, ...], list[tuple[str, bool]]]
 
 
-def lift(relevant: int, seen: int, rate: float) -> float:
-    """Log-odds of relevance in ``seen`` cases, ``relevant`` of them
-    relevant, smoothed towards ``rate``, minus the log-odds of ``rate``."""
+def lift(relevant: float, seen: int, rate: float) -> float:
+    """Log-odds of relevance in ``seen`` headlines, ``relevant`` of them
+    relevant (a headline judged in several windows counts the share it was
+    relevant in), smoothed towards ``rate``, minus the log-odds of ``rate``."""
     p = (relevant + SMOOTH * rate) / (seen + SMOOTH)
     return round(math.log(p / (1 - p)) - math.log(rate / (1 - rate)), 2)
 
@@ -51,15 +53,13 @@ def lift(relevant: int, seen: int, rate: float) -> float:
 def mine(windows: Iterable[Window]) -> Translations:
     """Query character -> headline character -> lift, headline character ->
     lift where the query lacks it, and query character -> lift where the
-    headline lacks it (see the module)."""
-    seen, relevant = Counter(), Counter()
-    added, added_relevant = Counter(), Counter()
-    lacked, lacked_relevant = Counter(), Counter()
-    # The distinct headlines behind each lift: one headline seen in many windows would make a
-    # lift of its own judgments, a prior of one document.
+    headline lacks it (see the module).  Each headline counts once towards
+    a lift, with the share of its cases judged relevant, however many
+    windows it was judged in: else one headline judged often would make the
+    lift its own, a prior of one document."""
+    cases, relevant = Counter(), Counter()  # (lift's key, headline) -> cases, relevant cases
     texts: dict[str, int] = {}
-    sources: defaultdict[tuple[str, str], set[int]] = defaultdict(set)  # keyed as the lines of the file
-    cases = hits = heads_seen = heads_relevant = 0
+    pair_cases = pair_hits = heads_seen = heads_relevant = 0
     for chars, heads in windows:
         query = set(chars)
         for text, rel in heads:
@@ -68,38 +68,37 @@ def mine(windows: Iterable[Window]) -> Translations:
             source = texts.setdefault(text, len(texts))
             heads_seen += 1
             heads_relevant += rel
-            added.update(extra)
-            if rel:
-                added_relevant.update(extra)
-            for b in extra:
-                sources[ADDED, b].add(source)
+            keys = [(ADDED, b) for b in extra]  # keyed as the lines of the file: no Han character is + or -
             for a in chars:
-                if a in held:
-                    continue
-                lacked[a] += 1
-                lacked_relevant[a] += rel
-                sources[LACKED, a].add(source)
-                cases += 1
-                hits += rel
-                for b in extra:
-                    seen[a, b] += 1
-                    sources[a, b].add(source)
-                    if rel:
-                        relevant[a, b] += 1
+                if a not in held:
+                    pair_cases += 1
+                    pair_hits += rel
+                    keys.append((LACKED, a))
+                    keys += [(a, b) for b in extra]
+            for key in keys:
+                cases[key, source] += 1
+                if rel:
+                    relevant[key, source] += 1
     if not heads_relevant or heads_relevant == heads_seen:
         return Translations({})
+    headlines, share = Counter(), Counter()  # lift's key -> distinct headlines, their summed relevant shares
+    for (key, _), n in cases.items():
+        headlines[key] += 1
+    for (key, source), n in relevant.items():
+        share[key] += n / cases[key, source]
+    kept = [key for key, n in sorted(headlines.items()) if n >= MIN_SEEN]
     rate = heads_relevant / heads_seen
-    lifts = [{c: lift(relevant_of[c], n, rate) for c, n in sorted(counts.items()) if len(sources[key, c]) >= MIN_SEEN}
-             for key, counts, relevant_of in ((ADDED, added, added_relevant), (LACKED, lacked, lacked_relevant))]
-    if not hits or hits == cases:
-        return Translations({}, *lifts)
-    rate = hits / cases
+    added = {b: lift(share[line, b], headlines[line, b], rate) for line, b in kept if line == ADDED}
+    lacked = {a: lift(share[line, a], headlines[line, a], rate) for line, a in kept if line == LACKED}
+    if not pair_hits or pair_hits == pair_cases:
+        return Translations({}, added, lacked)
+    rate = pair_hits / pair_cases
     rows: dict[str, list[tuple[float, str]]] = {}
-    for (a, b), n in seen.items():
-        if len(sources[a, b]) >= MIN_SEEN:
-            rows.setdefault(a, []).append((lift(relevant[a, b], n, rate), b))
+    for a, b in kept:
+        if a not in (ADDED, LACKED):
+            rows.setdefault(a, []).append((lift(share[a, b], headlines[a, b], rate), b))
     return Translations({a: {b: v for v, b in sorted(pairs, key=lambda t: (-abs(t[0]), t[1]))[:TOP]}
-                         for a, pairs in sorted(rows.items())}, *lifts)
+                         for a, pairs in sorted(rows.items())}, added, lacked)
 
 
 def write(table: Translations, path: str) -> None:
