@@ -89,15 +89,20 @@ def test_character_vectors_put_characters_used_alike_close():
     assert np.all(np.linalg.norm(vectors, axis=1) <= 1.0 + 1e-3)
 
 
-def test_translated_reads_what_a_headline_holds_in_place_of_a_lacked_character(tmp_path):
-    # Real titles of the shared KUAKE corpus; 小孩发烧流鼻血 is a query of its kind.
-    titles = ["小儿发烧流鼻血", "小孩发烧、流鼻血怎么办？", "小孩发烧后出小红点"]
+def _feature_of_each(tmp_path, titles: list[str], query: str, feature: str) -> dict[str, float]:
+    """Each title's value of ``feature`` for ``query``, as search computes it."""
     with SearchIndex.open(index_of_texts(tmp_path, titles)) as ix:
-        clauses = parse_query("小孩发烧流鼻血")
+        clauses = parse_query(query)
         scores, matched = ix._rank(clauses)
         docs = np.flatnonzero(matched)
         rows = ix.reranker.rows_of(ix._postings, clauses, docs, scores[docs])
-        got = {ix._postings.stored(int(d))["body"]: row[FEATURES.index("translated")] for d, row in zip(docs, rows)}
+        return {ix._postings.stored(int(d))["body"]: row[FEATURES.index(feature)] for d, row in zip(docs, rows)}
+
+
+def test_translated_reads_what_a_headline_holds_in_place_of_a_lacked_character(tmp_path):
+    # Real titles of the shared KUAKE corpus; 小孩发烧流鼻血 is a query of its kind.
+    titles = ["小儿发烧流鼻血", "小孩发烧、流鼻血怎么办？", "小孩发烧后出小红点"]
+    got = _feature_of_each(tmp_path, titles, "小孩发烧流鼻血", "translated")
     # 小儿… lacks only 孩, and holds 儿 for it: the feature is that pair's lift, which the train judgments made high.
     lift = translations().pairs["孩"]["儿"]
     assert got["小儿发烧流鼻血"] == pytest.approx(lift) and lift > 0.5
@@ -181,12 +186,7 @@ def test_added_and_lacked_are_their_definitions(tmp_path):
 
 def test_a_headline_adding_another_topic_reads_a_negative_lift(tmp_path):
     titles = ["高血压不能吃哪些食物", "糖尿病高血压不能吃哪些食物"]
-    with SearchIndex.open(index_of_texts(tmp_path, titles)) as ix:
-        clauses = parse_query("高血压不能吃的食物")
-        scores, matched = ix._rank(clauses)
-        docs = np.flatnonzero(matched)
-        rows = ix.reranker.rows_of(ix._postings, clauses, docs, scores[docs])
-        got = {ix._postings.stored(int(d))["body"]: row[FEATURES.index("added_down")] for d, row in zip(docs, rows)}
+    got = _feature_of_each(tmp_path, titles, "高血压不能吃的食物", "added_down")
     # The second adds 糖 and 尿 (diabetes) to the question: the train judgments made such headlines rarely relevant.
     table = translations().added
     assert table["糖"] < -1.0
