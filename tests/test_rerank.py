@@ -6,8 +6,8 @@ import pytest
 
 from searchkit import SearchIndex
 from searchkit.query import parse_query
-from searchkit.rerank import (FEATURES, LIFTED, Translations, Trees, char_vectors, headline, held_idf, lifted,
-                              query_profile, shipped, translations)
+from searchkit.lifts import LIFTED, Translations, lifted, translations
+from searchkit.rerank import FEATURES, Trees, char_vectors, headline, held_idf, query_profile, shipped
 from conftest import index_of_texts
 
 # Real titles of the shared KUAKE corpus, about one complaint.

@@ -36,8 +36,8 @@ import numpy as np
 
 from searchkit import SearchIndex
 from searchkit.evaluate import evaluate
-from searchkit.rerank import (FEATURES, LIFTED_COLUMNS, Reranker, Translations, Trees, features, headline, held_idf,
-                              lifted, query_profile)
+from searchkit.lifts import Translations, lifted
+from searchkit.rerank import FEATURES, LIFTED_COLUMNS, Reranker, Trees, features, headline, held_idf, query_profile
 from train_ranking import FOLDS, fold, load, sample
 from translations import mine, write
 
