@@ -10,7 +10,7 @@ full matches (with the shipped ``data/ranking.json`` weights) become rows of
 :data:`searchkit.rerank.FEATURES`, labelled with their graded judgment (0
 when unjudged).  LightGBM's lambdarank fits shallow trees on those rows; the
 trees are written as arrays that searchkit walks in NumPy, so searching
-needs no LightGBM.  The :data:`~searchkit.rerank.LIFTED` features
+needs no LightGBM.  The :data:`~searchkit.lifts.LIFTED` features
 (``translated``, ``added_down``, ``added_up``, ``lacked``) read a table mined from
 the same judgments (``translations.py``), so it is cross-fitted: each
 train row's value comes from a table mined from the other folds (in the

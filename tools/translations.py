@@ -8,8 +8,8 @@ lacks is paired with every character the headline holds that the query does
 not.  A pair's lift is the log-odds that such a headline was relevant
 (each distinct headline counted once, with the share of its cases judged
 relevant), smoothed towards the rate of all (headline, lacked character)
-cases, minus that rate's log-odds: 孩 -> 儿 comes out high (孩子 / 儿童), 烧 -> 疼 low (a
-headline about pain, not fever).  Pairs seen in fewer than :data:`MIN_SEEN`
+cases, minus that rate's log-odds: 孩 -> 儿 comes out high (孩子 / 儿童),
+烧 -> 疼 low (a headline about pain, not fever).  Pairs seen in fewer than :data:`MIN_SEEN`
 distinct headlines are dropped (a lift of one headline's judgments would
 be a prior of that document) and each character keeps its :data:`TOP`
 strongest (either sign), so the table stays small.
@@ -22,7 +22,7 @@ query character a headline lacks (``lacked``): 况 of 情况 high, 肾 low.
 Only relations of characters are kept, never which query or headline
 they came from; still, a table mined from a query's own judgments would tell
 the model its labels, so ``train_rerank.py`` cross-fits it: each train row's
-:data:`~searchkit.rerank.LIFTED` features are read through a table mined
+:data:`~searchkit.lifts.LIFTED` features are read through a table mined
 from the other folds.
 """
 
@@ -83,7 +83,7 @@ def mine(windows: Iterable[Window]) -> Translations:
     if not heads_relevant or heads_relevant == heads_seen:
         return Translations({})
     headlines, share = Counter(), Counter()  # lift's key -> distinct headlines, their summed relevant shares
-    for (key, _), n in cases.items():
+    for key, _ in cases:
         headlines[key] += 1
     for (key, source), n in relevant.items():
         share[key] += n / cases[key, source]
