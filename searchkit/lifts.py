@@ -129,10 +129,10 @@ def added(q: QueryProfile, chars: WindowChars, table: Translations) -> np.ndarra
 
 def translated(q: QueryProfile, chars: WindowChars, table: Translations, held: np.ndarray) -> np.ndarray:
     """For the query characters each headline lacks (``held``: as
-    :func:`lifted` takes it): the idf-weighted
-    mean of the best lift (:func:`translations`) among the headline's
-    characters the query does not hold (a lacked character none of whose
-    entries the headline holds counts 0); 0 when it lacks none.  A pair
+    :func:`lifted` takes it): the idf-weighted mean of the best lift
+    (:func:`translations`) among the headline's characters the query does
+    not hold (a lacked character none of whose entries the headline holds
+    counts 0); 0 when it lacks none.  A pair
     relation, never a query's or a document's identity.  The table's rows
     of the query characters, read at every headline's characters at once."""
     heads = chars.has.size
