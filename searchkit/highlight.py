@@ -106,13 +106,15 @@ def _best_window(hay: str, spans: list[tuple[int, int]], words: list[tuple[str, 
 
 
 def snippet(text: str, terms: list[str], words: list[tuple[str, float]] | None = None,
-            width: int = SNIPPET_CHARS, simplified: bool = False) -> tuple[str, list[tuple[int, int]]]:
+            width: int = SNIPPET_CHARS, simplified: bool = False,
+            folded: Normalized | None = None) -> tuple[str, list[tuple[int, int]]]:
     """About ``width`` characters of ``text`` around the passage that best
     covers the query's ``words`` (word, weight; default: the terms), and the
     spans of ``terms`` relative to the snippet.  Line breaks become spaces.
-    ``simplified``: as :func:`text.normalize` takes it."""
+    ``simplified``: as :func:`text.normalize` takes it; ``folded``: what
+    :func:`text.folded_for` makes of ``text`` for the terms and words, when known."""
     words = words or [(t, 1.0) for t in terms]
-    n = folded_for(text, terms + [w for w, _ in words], simplified)
+    n = folded or folded_for(text, terms + [w for w, _ in words], simplified)
     found = _occurrences(n.text, terms)
     spans = _spans(found)
     if not spans:

@@ -11,7 +11,6 @@ The table is read for a whole window at once, by code point.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Iterable
 
@@ -20,7 +19,7 @@ import numpy as np
 from .analysis import data_lines
 
 if TYPE_CHECKING:
-    from .rerank import Headline, QueryProfile
+    from .rerank import QueryProfile, WindowChars
 
 LIFTED = ("translated", "added_down", "added_up", "lacked")  # the features read through :func:`translations`
 _PLANE = 0x10000  # characters past the Basic Multilingual Plane share one code (:func:`code_points`)
@@ -30,6 +29,11 @@ LACKED = "-"  # and of its line of lacked query characters
 
 def code_points(chars: Iterable[str]) -> np.ndarray:
     return np.fromiter((min(ord(ch), _PLANE) for ch in chars), dtype=np.intp)
+
+
+def table_codes(ords: np.ndarray) -> np.ndarray:
+    """:func:`code_points` of characters given by their code points."""
+    return np.minimum(ords, _PLANE)
 
 
 class Translations:
@@ -81,31 +85,11 @@ def translations() -> Translations:
 
 
 
-@dataclass(frozen=True)
-class WindowChars:
-    """A window's headlines' distinct Han characters as one array of code
-    points (:func:`code_points`), headline after headline: a table is read
-    for all of them at once."""
-
-    codes: np.ndarray
-    starts: np.ndarray  # where each headline that has any starts in ``codes``
-    has: np.ndarray  # which headlines have any
-
-
-def window_chars(heads: list[Headline]) -> WindowChars:
-    codes = [h.codes for h in heads]
-    sizes = np.fromiter(map(len, codes), dtype=np.intp, count=len(codes))
-    has = sizes > 0
-    return WindowChars(np.concatenate(codes) if has.any() else np.zeros(0, dtype=np.intp),
-                       np.cumsum(sizes[has]) - sizes[has], has)
-
-
-def lifted(q: QueryProfile, heads: list[Headline], table: Translations, held: np.ndarray) -> np.ndarray:
+def lifted(q: QueryProfile, chars: WindowChars, table: Translations, held: np.ndarray) -> np.ndarray:
     """The columns of :data:`LIFTED`, read through ``table`` (``held``: each
     headline's idf of each query character, 0 if absent).  ``lacked``: the
     sum of the lifts of the query characters each headline lacks."""
-    chars = window_chars(heads)
-    out = np.zeros((len(heads), len(LIFTED)))
+    out = np.zeros((chars.has.size, len(LIFTED)))
     out[:, 0] = translated(q, chars, table, held)
     out[:, 1:3] = added(q, chars, table)
     out[:, 3] = (held == 0) @ np.array([table.lacked.get(ch, 0.0) for ch in q.chars])
@@ -120,7 +104,7 @@ def added(q: QueryProfile, chars: WindowChars, table: Translations) -> np.ndarra
     topic."""
     out = np.zeros((chars.has.size, 2))
     if table.added and chars.codes.size:
-        own = (chars.codes[:, None] == code_points(q.chars)).any(axis=1)  # a few query characters: no np.isin
+        own = (chars.ords[:, None] == q.ords).any(axis=1)  # a few query characters: no np.isin
         lift = np.where(own, 0.0, table.added_lift[chars.codes])
         out[chars.has, 0] = np.add.reduceat(np.minimum(lift, 0.0), chars.starts)
         out[chars.has, 1] = np.add.reduceat(np.maximum(lift, 0.0), chars.starts)

@@ -20,7 +20,7 @@ import numpy as np
 
 from .analysis import char_tokens, is_han
 from .query import MUST, NOT, SHOULD, Clause
-from .scoring import DENSE_SHARE, Postings, best, bm25, idf
+from .scoring import DENSE_SHARE, Fields, Postings, best, bm25, idf
 from .text import norm
 from .words import clause_words, phrase_parts, positive_texts, synonyms
 
@@ -59,14 +59,15 @@ class Ranking:
     title_b: float = _LEARNED["title_b"]
 
 
-def word_fields(clause: Clause, r: Ranking) -> list[tuple[str, float]]:
-    fields = {"title": [("title", r.title)], "body": [("headings", r.headings), ("body", r.body)]}
-    return fields.get(clause.field or "", fields["title"] + fields["body"])
+def word_fields(clause: Clause, r: Ranking) -> Fields:
+    """The word fields a clause is scored in: (name, weight, BM25's b)."""
+    title, body = (("title", r.title, r.title_b),), (("headings", r.headings, r.b), ("body", r.body, r.b))
+    return {"title": title, "body": body}.get(clause.field or "", title + body)
 
 
-def _char_fields(clause: Clause, r: Ranking) -> list[tuple[str, float]]:
-    fields = {"title": [("title_chars", r.title_chars)], "body": [("chars", 1.0)]}
-    return fields.get(clause.field or "", fields["title"] + fields["body"])
+def _char_fields(clause: Clause, r: Ranking) -> Fields:
+    title, body = (("title_chars", r.title_chars, r.title_b),), (("chars", 1.0, r.b),)
+    return {"title": title, "body": body}.get(clause.field or "", title + body)
 
 
 def _char_variants(t: str) -> list[str]:
@@ -79,17 +80,16 @@ def _char_variants(t: str) -> list[str]:
     return out
 
 
-def clause_terms(clause: Clause, r: Ranking) -> list[tuple[str, str, float]]:
-    """(field, term, weight) that score a text clause: its words, their
+def clause_terms(clause: Clause, r: Ranking) -> list[tuple[Fields, str, float]]:
+    """(fields, term, weight) that score a text clause: its words, their
     synonyms (words and characters, at a lower weight) and its character
     n-grams."""
     n = norm(clause.text)
-    weights: dict[tuple[str, str], float] = {}
+    weights: dict[tuple[Fields, str], float] = {}
     fields_w, fields_c = word_fields(clause, r), _char_fields(clause, r)
 
-    def add(fields: list[tuple[str, float]], text: str, w: float) -> None:
-        for fname, fb in fields:
-            weights[(fname, text)] = weights.get((fname, text), 0.0) + w * fb
+    def add(fields: Fields, text: str, w: float) -> None:
+        weights[(fields, text)] = weights.get((fields, text), 0.0) + w
 
     def add_chars(text: str, w: float, spans: list[tuple[int, int]]) -> None:
         for t, _, s, e in char_tokens(text):
@@ -138,12 +138,6 @@ class Matcher:
         self.p = postings
         self.searcher = searcher
         self.r = ranking
-        self.b_of = {"title": ranking.title_b, "title_chars": ranking.title_b}
-
-    def _mask(self, docs) -> np.ndarray:
-        m = np.zeros(self.p.n, dtype=bool)
-        m[np.asarray(docs, dtype=np.int64)] = True
-        return m
 
     def contains(self, clause: Clause, exact: bool = True) -> np.ndarray:
         """Documents holding the clause's text as an exact character sequence
@@ -154,7 +148,7 @@ class Matcher:
         parts = phrase_parts(n)
         found = np.zeros(self.p.n, dtype=bool)
         if parts:
-            for fname, _ in _char_fields(clause, self.r):
+            for fname, *_ in _char_fields(clause, self.r):
                 found[self._sequence(fname, parts, exact)] = True
         return found
 
@@ -226,7 +220,7 @@ class Matcher:
         key = ("unit", unit, clause.field)
         docs = self.p.recall(key)
         if docs is None:
-            found = [self.p.docs(fname, unit) for fname, _ in _char_fields(clause, self.r)]
+            found = [self.p.docs(fname, unit) for fname, *_ in _char_fields(clause, self.r)]
             docs = self.p.remember(key, np.unique(np.concatenate(found)).astype(np.intp))
         return docs
 
@@ -238,8 +232,8 @@ class Matcher:
         for w, stop, _, _ in words:
             if stop or w not in syn:
                 continue
-            docs = self._mask(np.concatenate([self.p.docs(fname, other)
-                                              for other in syn[w] for fname, _ in word_fields(clause, self.r)]))
+            docs = self.p.mask(np.concatenate([self.p.docs(fname, other)
+                                              for other in syn[w] for fname, *_ in word_fields(clause, self.r)]))
             for ch in w:
                 cover[ch] = cover[ch] | docs if ch in cover else docs
         return cover
@@ -285,8 +279,8 @@ class Matcher:
         return (must if must is not None else should) & ~excluded
 
     def holds_word(self, word: Clause) -> np.ndarray:
-        """Documents holding a query word whole, or one of its synonyms (as
-        a mask; cached with the posting lists: words recur across queries)."""
+        """Documents holding a query word whole, or one of its synonyms
+        (ascending; cached with the posting lists: words recur across queries)."""
         key = ("holds", word.text, word.field)
         docs = self.p.recall(key)
         if docs is None:
@@ -294,7 +288,7 @@ class Matcher:
             for other in synonyms().get(word.text, ()):
                 found |= self.contains(Clause(SHOULD, other, False, word.field), exact=False)
             docs = self.p.remember(key, np.flatnonzero(found))
-        return self._mask(docs)
+        return docs
 
     def run(self, clauses: list[Clause]) -> tuple[np.ndarray, np.ndarray]:
         total = np.zeros(self.p.n, dtype=np.float32)
@@ -308,7 +302,7 @@ class Matcher:
             if c.is_group:
                 score, match = self.run(c.children)
             else:
-                score = bm25(self.p, clause_terms(c, self.r), self.r.k1, self.b_of, self.r.b)
+                score = bm25(self.p, clause_terms(c, self.r), self.r.k1)
                 if self.r.coverage:  # share ** coverage; NumPy's vector power falls back to a slow
                     share = self.coverage(c)  # scalar loop for a 0 or 1: raise zeros as tiny, zero them after
                     score *= np.maximum(share, _TINY) ** self.r.coverage * (share > 0)

@@ -34,7 +34,7 @@ from typing import Iterable
 import numpy as np
 
 from .analysis import char_tokens, data_lines, is_han
-from .lifts import LIFTED, Translations, code_points, lifted, translations
+from .lifts import LIFTED, Translations, lifted, table_codes, translations
 from .query import Clause
 from .scoring import Postings, best, idf
 from .text import norm
@@ -78,9 +78,22 @@ def _vector_rows(chars: Iterable[str]) -> tuple[tuple[str, ...], np.ndarray]:
     return known, np.array([at[ch] for ch in known], dtype=np.int64)
 
 
-# Above this many multiply-adds a matrix product runs on BLAS's threads, which
-# on shared cores costs more than it saves (OpenBLAS: 4 * 65536).
-_ONE_THREAD = 4 * 65536
+_COSINES: dict[int, np.ndarray] = {}  # a row of char_vectors -> its cosine with every row
+
+
+def cosines(row: int) -> np.ndarray:
+    """A character's cosine with every character that has a vector, computed
+    once (a query's characters recur; all of them: ~30 MB): a window reads
+    its headlines' characters out of it instead of multiplying their vectors."""
+    got = _COSINES.get(row)
+    if got is None:
+        vectors = char_vectors()[1]
+        got = _COSINES[row] = vectors @ vectors[row]  # a race computes it twice, alike
+    return got
+
+
+def _ords(chars: Iterable[str]) -> np.ndarray:
+    return np.fromiter(map(ord, chars), dtype=np.intp)
 
 
 @dataclass(frozen=True)
@@ -88,13 +101,14 @@ class QueryProfile:
     """What the features need of a query, computed once per search."""
 
     chars: tuple[str, ...]  # its distinct Han characters
+    ords: np.ndarray  # their code points
     char_idf: np.ndarray  # their idf (in the body characters)
     words: tuple[tuple[str, ...], ...]  # each content word with its synonyms
     word_idf: np.ndarray  # the content words' idf (in the body words)
     stops: frozenset[str]  # its question and function words (:func:`question_words`)
     kinds: int
     known: np.ndarray  # where in ``chars`` those with a vector (:func:`char_vectors`) are
-    vectors: np.ndarray  # their vectors
+    cosines: np.ndarray  # their cosine with every character that has one (:func:`cosines`), a row each
     spelled: str  # its letters, digits and Han characters in order
     symbols: frozenset[str]  # its letters and digits other than Han characters
 
@@ -106,15 +120,17 @@ class Headline:
     text: str  # normalized
     weights: dict[str, float]  # distinct Han characters -> idf in the headline's field
     total: float
-    first: dict[str, int]  # distinct Han characters -> where each first occurs among the Han characters
     han: int  # how many Han characters it has
     stops: frozenset[str]  # its question and function words (:func:`question_words`)
     kinds: int
-    rows: np.ndarray  # of its distinct Han characters that have a vector, their rows (:func:`char_vectors`)
     spots: dict[str, int]  # its letters, digits and Han characters -> the bits of where each stands
     size: int  # how many letters, digits and Han characters it has
     symbols: frozenset[str]  # its letters and digits other than Han characters
-    codes: np.ndarray  # its distinct Han characters' code points (:func:`code_points`)
+    # Of its distinct Han characters, in the order of ``weights`` (:class:`lifts.WindowChars`):
+    ords: np.ndarray  # code points
+    idfs: np.ndarray  # idf
+    firsts: np.ndarray  # where each first occurs among the Han characters
+    rows: np.ndarray  # rows in :func:`char_vectors`, -1 for one with no vector
 
 
 _SYMBOL = re.compile(r"[0-9A-Za-z]")  # a letter or digit that is no Han character (:func:`is_han`)
@@ -138,11 +154,13 @@ def query_profile(postings: Postings, clauses: list[Clause]) -> QueryProfile:
     n = postings.doc_count
     char_idf = np.array([idf(n, postings.docs("chars", ch).size) for ch in chars])
     known, rows = _vector_rows(chars)
+    at = char_vectors()[0]
     return QueryProfile(
-        chars=chars, char_idf=char_idf, words=tuple((w, *syn.get(w, ())) for w in words),
+        chars=chars, ords=_ords(chars), char_idf=char_idf, words=tuple((w, *syn.get(w, ())) for w in words),
         word_idf=np.array([idf(n, postings.docs("body", w).size) for w in words]),
         stops=question_words(text), kinds=kinds(text),
-        known=np.array([chars.index(ch) for ch in known], dtype=np.int64), vectors=char_vectors()[1][rows],
+        known=np.array([chars.index(ch) for ch in known], dtype=np.int64),
+        cosines=np.array([cosines(r) for r in rows.tolist()], dtype=np.float32).reshape(rows.size, len(at)),
         spelled="".join(ch for ch in text if ch.isalnum()), symbols=_symbols(text))
 
 
@@ -160,10 +178,40 @@ def headline(postings: Postings, docnum: int) -> Headline:
     spots: dict[str, int] = {}
     for i, ch in enumerate(spelled):
         spots[ch] = spots.get(ch, 0) | 1 << i
-    return postings.remember(key, Headline(text=text, weights=weights, total=total, first=first, han=len(han),
-                                           stops=question_words(text), kinds=kinds(text),
-                                           rows=_vector_rows(weights)[1], spots=spots, size=len(spelled),
-                                           symbols=_symbols(text), codes=code_points(weights)))
+    rows = char_vectors()[0]
+    return postings.remember(key, Headline(
+        text=text, weights=weights, total=total, han=len(han), stops=question_words(text), kinds=kinds(text),
+        spots=spots, size=len(spelled), symbols=_symbols(text), ords=_ords(weights),
+        idfs=np.fromiter(weights.values(), dtype=np.float64, count=len(weights)),
+        firsts=np.array([first[ch] for ch in weights], dtype=np.intp),
+        rows=np.array([rows.get(ch, -1) for ch in weights], dtype=np.intp)))
+
+
+@dataclass(frozen=True)
+class WindowChars:
+    """A window's headlines' distinct Han characters as arrays, headline
+    after headline, built once per query: every feature that compares them
+    with the query reads them at once."""
+
+    ords: np.ndarray  # their code points
+    codes: np.ndarray  # the same for reading a table (:func:`lifts.table_codes`)
+    idfs: np.ndarray  # their idf in their headline's field
+    firsts: np.ndarray  # where each first occurs among its headline's Han characters
+    rows: np.ndarray  # their rows in the character vectors, -1 for one that has none
+    starts: np.ndarray  # where each headline that has any starts
+    has: np.ndarray  # which headlines have any
+
+
+def window_chars(heads: list[Headline]) -> WindowChars:
+    sizes = np.fromiter((h.ords.size for h in heads), dtype=np.intp, count=len(heads))
+    has = sizes > 0
+    if not has.any():
+        none = np.zeros(0, dtype=np.intp)
+        return WindowChars(none, none, np.zeros(0), none, none, none, has)
+    ords = np.concatenate([h.ords for h in heads])
+    return WindowChars(ords, table_codes(ords), np.concatenate([h.idfs for h in heads]),
+                       np.concatenate([h.firsts for h in heads]), np.concatenate([h.rows for h in heads]),
+                       np.cumsum(sizes[has]) - sizes[has], has)
 
 
 def _share(held: np.ndarray, weights: np.ndarray, rows: int) -> np.ndarray:
@@ -175,11 +223,24 @@ def _share(held: np.ndarray, weights: np.ndarray, rows: int) -> np.ndarray:
     return (held.reshape(rows, weights.size) > 0).astype(np.float64) @ weights / total
 
 
-def held_idf(q: QueryProfile, heads: list[Headline]) -> np.ndarray:
+def held_idf(q: QueryProfile, chars: WindowChars) -> np.ndarray:
     """Each headline's idf of each query character, 0 where it lacks it (a
-    row per headline; built by np.fromiter: nested lists cost as much again)."""
-    return np.fromiter((h.weights.get(ch, 0.0) for h in heads for ch in q.chars), dtype=np.float64,
-                       count=len(heads) * len(q.chars)).reshape(len(heads), len(q.chars))
+    row per headline)."""
+    out = np.zeros((chars.has.size, len(q.chars)))
+    if chars.ords.size and q.chars:
+        out[chars.has] = np.add.reduceat((chars.ords[:, None] == q.ords) * chars.idfs[:, None], chars.starts)
+    return out
+
+
+def _first(q: QueryProfile, heads: list[Headline], chars: WindowChars) -> np.ndarray:
+    """Where the first query character occurs in each headline, as a share
+    of its Han characters (1 when it holds none)."""
+    han = np.fromiter((h.han for h in heads), dtype=np.float64, count=len(heads))
+    first = han.copy()
+    if chars.ords.size and q.chars:
+        at = np.where(chars.ords[:, None] == q.ords, chars.firsts[:, None], np.iinfo(np.intp).max)
+        first[chars.has] = np.minimum(np.minimum.reduceat(at, chars.starts).min(axis=1), han[chars.has])
+    return first / np.maximum(han, 1)
 
 
 def features(q: QueryProfile, heads: list[Headline], scores: np.ndarray,
@@ -190,24 +251,24 @@ def features(q: QueryProfile, heads: list[Headline], scores: np.ndarray,
     x = np.zeros((n, len(FEATURES)))
     top = float(scores.max()) if n else 0.0
     x[:, 0] = scores / top if top else 0.0
-    idf_in_head = held_idf(q, heads)
+    chars = window_chars(heads)
+    idf_in_head = held_idf(q, chars)
     x[:, 1] = _share(idf_in_head, q.char_idf, n)
     x[:, 2] = idf_in_head.sum(axis=1) / np.array([h.total or 1.0 for h in heads])
     x[:, 3] = _share(np.fromiter((alts[0] in h.text or (len(alts) > 1 and any(w in h.text for w in alts[1:]))
                                   for h in heads for alts in q.words), dtype=bool, count=n * len(q.words)),
                      q.word_idf, n)
     x[:, 4] = [len(h.stops - q.stops) for h in heads]
-    # Where the first query character occurs, as a share of the Han characters.
-    x[:, 5] = [min((h.first.get(ch, h.han) for ch in q.chars), default=h.han) / max(h.han, 1) for h in heads]
+    x[:, 5] = _first(q, heads, chars)
     x[:, 6] = [len(h.text) for h in heads]
     both = [(q.kinds & h.kinds).bit_count() for h in heads]
     x[:, 7] = both
     x[:, 8] = [q.kinds.bit_count() - b for b in both]
     x[:, 9] = [h.kinds.bit_count() - b for h, b in zip(heads, both)]
-    x[:, 10] = _near_missing(q, heads, idf_in_head)
+    x[:, 10] = _near_missing(q, chars, idf_in_head)
     x[:, 11] = _subsequence(q, heads)
     x[:, 12] = [len(h.symbols - q.symbols) for h in heads]
-    x[:, LIFTED_COLUMNS] = lifted(q, heads, translations() if table is None else table, idf_in_head)
+    x[:, LIFTED_COLUMNS] = lifted(q, chars, translations() if table is None else table, idf_in_head)
     return x
 
 
@@ -231,28 +292,27 @@ def _subsequence(q: QueryProfile, heads: list[Headline]) -> np.ndarray:
     return np.array(shares)
 
 
-def _near_missing(q: QueryProfile, heads: list[Headline], held: np.ndarray) -> np.ndarray:
+def _near_missing(q: QueryProfile, chars: WindowChars, held: np.ndarray) -> np.ndarray:
     """For the query characters (with a vector) each headline lacks
     (``held``: each headline's idf of each query character, 0 if absent):
     the idf-weighted mean of how close the headline's nearest character is
     (cosine); 1 when it lacks none, 0 when either side has no vectors.
     Lexical coverage counts 眼皮老是痒 as missing 睑 of 眼睑老是痒; this sees
-    that 皮 stands in for it.  One product with the window's characters,
-    in pieces small enough to stay on one thread (:data:`_ONE_THREAD`)."""
+    that 皮 stands in for it.  Read for the whole window at once."""
+    heads = chars.has.size
     if not q.known.size:
-        return np.zeros(len(heads))
+        return np.zeros(heads)
     weights = q.char_idf[q.known]
     lacks = held[:, q.known] == 0
     nearest = np.zeros(lacks.shape, dtype=np.float32)
-    sizes = np.array([h.rows.size for h in heads])
+    known = chars.rows >= 0
+    sizes = np.zeros(heads, dtype=np.intp)
+    if known.any():
+        sizes[chars.has] = np.add.reduceat(known.astype(np.intp), chars.starts)
     has = sizes > 0
     if has.any():
-        rows, at = np.unique(np.concatenate([h.rows for h in heads]), return_inverse=True)
-        vectors = char_vectors()[1]
-        step = max(1, _ONE_THREAD // q.vectors.size)
-        cosine = np.concatenate([q.vectors @ vectors[rows[i:i + step]].T for i in range(0, rows.size, step)], axis=1)
-        starts = np.cumsum(sizes[has]) - sizes[has]
-        nearest[has] = np.maximum.reduceat(cosine[:, at], starts, axis=1).T
+        nearest[has] = np.maximum.reduceat(q.cosines[:, chars.rows[known]], np.cumsum(sizes[has]) - sizes[has],
+                                           axis=1).T
     missed = lacks @ weights
     return np.where(missed > 0, (lacks * nearest) @ weights / np.where(missed > 0, missed, 1.0), has)
 

@@ -17,6 +17,7 @@ calls.
 from __future__ import annotations
 
 import math
+import sys
 import threading
 from collections import OrderedDict
 from contextlib import contextmanager
@@ -28,7 +29,7 @@ from .analysis import char_tokens, is_han
 from .codec import TextTermsReader
 from .postings import Part, encode
 from .schema import TEXT_FIELDS
-from .text import normalize
+from .text import Normalized, normalize
 
 _EMPTY = (np.zeros(0, np.int32), np.zeros(0, np.float32))
 HEADLINE_CHARS = 100  # an untitled record's headline: the start of its body
@@ -36,6 +37,7 @@ DENSE_SHARE = 4  # a term in over 1/DENSE_SHARE of the documents is added as a v
 DENSE_BYTES = 64 << 20  # at most this much memory for such vectors
 CACHE_BYTES = 1 << 30  # at most this much memory for cached posting lists, headlines and the like
 ENTRY_BYTES = 1024  # what a cached entry's Python objects count as (a headline's text, dict, tuple)
+Fields = tuple[tuple[str, float, float], ...]  # fields a term is scored in: (name, weight, BM25's b)
 
 
 def _leaf_postings(reader, fieldname: str, text: str) -> tuple[np.ndarray, np.ndarray]:
@@ -124,6 +126,13 @@ class Postings:
     def stored(self, docnum: int) -> dict:
         with self.whoosh():
             return self.searcher.stored_fields(docnum)
+
+    def record(self, docnum: int) -> dict:
+        """:meth:`stored`, cached (as Solr's document cache): a result's
+        fields are read again whenever it is a result again.  Shared: read it, never change it."""
+        key = ("record", docnum)
+        hit = self.recall(key)
+        return hit if hit is not None else self.remember(key, self.stored(docnum))
 
     def lengths(self, fieldname: str) -> np.ndarray:
         return self._field_lengths(fieldname)[0]
@@ -238,17 +247,35 @@ class Postings:
 
     def saturated(self, fieldname: str, text: str, k1: float, b: float) -> tuple[np.ndarray, np.ndarray]:
         """Docs and the length-normalized, saturated term frequency
-        tf*(k1+1) / (tf + k1*(1-b+b*len/avg)): BM25 without the idf,
-        cached because it depends only on the term and the parameters."""
-        key = (fieldname, text, k1, b)
+        tf*(k1+1) / (tf + k1*(1-b+b*len/avg)): BM25 without the idf."""
+        docs, tf = self.get(fieldname, text)
+        if not docs.size:
+            return docs, tf
+        scale = self.lengths(fieldname)[docs] * (b / self.average_length(fieldname)) + (1.0 - b)
+        return docs, (tf * (k1 + 1.0) / (tf + k1 * scale)).astype(np.float32)
+
+    def fields_bm25(self, text: str, fields: Fields, k1: float) -> tuple[np.ndarray, np.ndarray]:
+        """Docs and the sum over ``fields`` (name, weight, b) of weight *
+        BM25(``text`` in the field), cached because it depends only on the
+        term and the parameters: a query's term is added once, not once
+        per field."""
+        key = ("bm25", text, fields, k1)
         hit = self.recall(key)
         if hit is not None:
             return hit
-        docs, tf = self.get(fieldname, text)
-        if docs.size:
-            scale = self.lengths(fieldname)[docs] * (b / self.average_length(fieldname)) + (1.0 - b)
-            return self.remember(key, (docs, (tf * (k1 + 1.0) / (tf + k1 * scale)).astype(np.float32)))
-        return self.remember(key, (docs, tf))
+        n_docs = max(self.doc_count, 1)
+        found = []
+        for fieldname, weight, b in fields:
+            docs, part = self.saturated(fieldname, text, k1, b)
+            if docs.size:
+                found.append((docs, part * np.float32(weight * idf(n_docs, docs.size))))
+        if not found:
+            return self.remember(key, _EMPTY)
+        if len(found) == 1:
+            return self.remember(key, found[0])
+        docs, at = np.unique(np.concatenate([d for d, _ in found]), return_inverse=True)
+        values = np.bincount(at, weights=np.concatenate([v for _, v in found], dtype=np.float64))
+        return self.remember(key, (docs.astype(np.int32), values.astype(np.float32)))
 
     def vector(self, key: tuple, make) -> np.ndarray:
         """A per-document float32 vector, made by ``make()`` and cached
@@ -267,15 +294,21 @@ class Postings:
                 self._dense.popitem(last=False)
         return vec
 
+    def mask(self, docs: np.ndarray) -> np.ndarray:
+        """``docs`` as a mask of every document."""
+        found = np.zeros(self.n, dtype=bool)
+        found[docs] = True
+        return found
+
     def spread(self, docs: np.ndarray, values: np.ndarray | float) -> np.ndarray:
         """``values`` at ``docs``, 0 elsewhere, as a float32 vector."""
         vec = np.zeros(self.n, dtype=np.float32)
         vec[docs] = values
         return vec
 
-    def dense(self, fieldname: str, text: str, k1: float, b: float) -> np.ndarray:
-        """:meth:`saturated` as a cached vector (:meth:`vector`)."""
-        return self.vector((fieldname, text, k1, b), lambda: self.spread(*self.saturated(fieldname, text, k1, b)))
+    def dense(self, text: str, fields: Fields, k1: float) -> np.ndarray:
+        """:meth:`fields_bm25` as a cached vector (:meth:`vector`)."""
+        return self.vector(("bm25", text, fields, k1), lambda: self.spread(*self.fields_bm25(text, fields, k1)))
 
 
 def best(scores: np.ndarray, pool: np.ndarray, k: int) -> np.ndarray:
@@ -299,13 +332,26 @@ def best(scores: np.ndarray, pool: np.ndarray, k: int) -> np.ndarray:
     return docs[np.lexsort((docs, -values))]
 
 
+def holding(docs: np.ndarray, among: np.ndarray) -> np.ndarray:
+    """Which of ``docs`` are in ``among`` (ascending), as a mask."""
+    if not among.size:
+        return np.zeros(docs.size, dtype=bool)
+    return among[np.minimum(np.searchsorted(among, docs), among.size - 1)] == docs
+
+
 def _footprint(value) -> int:
     """Bytes a cached value holds: its own arrays' (views of the mapped
-    index cost nothing), and an allowance for the Python objects."""
+    index cost nothing) and a record's or a text's strings, and an
+    allowance for the Python objects."""
     if isinstance(value, np.ndarray):
         return value.nbytes if value.flags.owndata else 0
     if isinstance(value, tuple):
         return ENTRY_BYTES + sum(_footprint(v) for v in value if isinstance(v, np.ndarray))
+    if isinstance(value, dict):
+        return ENTRY_BYTES + sum(sys.getsizeof(v) for v in value.values() if isinstance(v, str))
+    if isinstance(value, Normalized):
+        return ENTRY_BYTES + sys.getsizeof(value.text) + 8 * len(value.offsets or ()) + (
+            sys.getsizeof(value.original) if value.original is not value.text else 0)
     return ENTRY_BYTES
 
 
@@ -320,32 +366,29 @@ def idf(doc_count: int, df: int) -> float:
     return math.log(1.0 + (doc_count - df + 0.5) / (df + 0.5))
 
 
-def bm25(postings: Postings, terms: list[tuple[str, str, float]], k1: float,
-         b_of: dict[str, float], default_b: float) -> np.ndarray:
-    """Sum over (field, term, weight) of weight * BM25(term in field).
+def bm25(postings: Postings, terms: list[tuple[Fields, str, float]], k1: float) -> np.ndarray:
+    """Sum over (fields, term, weight) of weight * the term's BM25 summed
+    over the fields (:meth:`Postings.fields_bm25`).
 
     A query touches some 10^5 postings, most of them of a few terms in
     most documents (a common character's): those are added as whole
     vectors (:meth:`Postings.dense`), the rest summed by one ``bincount``
     (a scatter-add per term costs about twice as much)."""
-    n_docs = max(postings.doc_count, 1)
     docs_of, values = [], []
     dense = None
-    for fieldname, text, weight in terms:
-        b = b_of.get(fieldname, default_b)
-        docs, part = postings.saturated(fieldname, text, k1, b)
+    for fields, text, weight in terms:
+        docs, part = postings.fields_bm25(text, fields, k1)
         if not docs.size:
             continue
-        scale = np.float32(weight * idf(n_docs, docs.size))
         if docs.size * DENSE_SHARE > postings.n:
-            vec = postings.dense(fieldname, text, k1, b)
+            vec = postings.dense(text, fields, k1) * np.float32(weight)
             if dense is None:
-                dense = vec * scale
+                dense = vec
             else:
-                dense += vec * scale
+                dense += vec
         else:
             docs_of.append(docs)
-            values.append(part * scale)
+            values.append(part * np.float32(weight))
     if not docs_of:
         return np.zeros(postings.n, dtype=np.float32) if dense is None else dense
     # Concatenated straight into the types bincount works in (saves a copy of each).

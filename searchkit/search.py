@@ -36,9 +36,9 @@ from .ranking import Matcher, Ranking, word_fields
 from .rerank import Reranker, shipped
 from .results import Document, Hit, Results, Stats  # noqa: F401 - the public API, importable from here
 from .schema import FORMAT_VERSION, WORD_FIELDS
-from .scoring import Postings, best, bm25, headline_text, idf
+from .scoring import Postings, best, bm25, headline_text, holding, idf
 from .suggest import Suggestion, Vocabulary, read_pinyin, read_pinyin_clauses
-from .text import norm
+from .text import asks_ascii, folded_for, norm
 from .words import highlight_terms, phrase_parts, query_words, relax, requires, stopwords
 
 
@@ -264,11 +264,11 @@ class SearchIndex:
             if not whole_pinyin:
                 scores = matcher.focus(clauses, pool, scores)
             words = [] if whole_pinyin else query_words(clauses)
-            has = [matcher.holds_word(w) for w in words]
+            has = [matcher.holds_word(w) for w in words]  # the documents holding each
             # Holding a part of a longer query word whole (月经 of 月经期) is no partial match.
             held = has + [matcher.holds_word(w) for w in ([] if whole_pinyin else query_words(clauses, False))
                           if w not in words]
-            whole = pool & np.logical_or.reduce(held) if held else pool
+            whole = pool & self._postings.mask(np.concatenate(held)) if held else pool
             part = pool & ~whole if partial else np.zeros_like(pool)
             full = int(np.count_nonzero(whole))
             if self.reranker and sort == "relevance" and not whole_pinyin:
@@ -276,12 +276,13 @@ class SearchIndex:
             order = self._order(whole, part, scores, sort, page * limit)[(page - 1) * limit:]
             terms = (highlight_terms(clauses) + pinyin) if snippets else []
             # Snippets show the passage covering most of the query's words, the rarer weighing more.
-            weighted = [(w.text, idf(self._postings.doc_count, int(np.count_nonzero(m))))
-                        for w, m in zip(words, has)] if snippets else []
+            weighted = ([(w.text, idf(self._postings.doc_count, docs.size)) for w, docs in zip(words, has)]
+                        if snippets else [])
+            lacking = [(w.text, ~holding(order, docs)) for w, docs in zip(words, has)]
             hits = []
-            for d in order.tolist():
+            for i, d in enumerate(order.tolist()):
                 hit = self._hit(d, float(scores[d]), terms, snippets, weighted)
-                hit.missing = [w.text for w, m in zip(words, has) if not m[d]]
+                hit.missing = [w for w, lacks in lacking if lacks[i]]
                 hit.partial = bool(part[d])
                 hits.append(hit)
             # What `total` counts: the full matches, or the partial ones when there are no others.
@@ -325,15 +326,25 @@ class SearchIndex:
 
     def _hit(self, docnum: int, score: float, terms: list[str], snippets: bool,
              words: list[tuple[str, float]] | None = None) -> Hit:
-        stored = self._postings.stored(docnum)
-        simplified = bool(self._postings.simplified[docnum])
-        text, spans = snippet(stored.get("body", ""), terms, words, simplified=simplified) if snippets else ("", [])
+        stored = self._postings.record(docnum)
+        text, spans = self._snippet(docnum, stored.get("body", ""), terms, words) if snippets else ("", [])
         title = stored.get("title", "")
         headline = headline_text(stored)
         lit = find_spans(headline, terms, self._postings.recall(("headline folded", docnum))) if snippets else []
         return Hit(id=stored["id"], kind=stored["kind"], title=title, score=score, date=stored.get("date"),
                    category=stored.get("category"), sources=list(stored.get("sources", [])), snippet=text,
                    highlights=spans, title_highlights=lit, url=stored.get("url"), headline=headline)
+
+    def _snippet(self, docnum: int, body: str, terms: list[str],
+                 words: list[tuple[str, float]] | None) -> tuple[str, list[tuple[int, int]]]:
+        """:func:`highlight.snippet`, the body folded once per document (and
+        kind of needles) and kept with the record."""
+        needles = terms + [w for w, _ in words or []]
+        key = ("body folded", docnum, asks_ascii(needles))
+        folded = self._postings.recall(key)
+        if folded is None:
+            folded = self._postings.remember(key, folded_for(body, needles, bool(self._postings.simplified[docnum])))
+        return snippet(body, terms, words, folded=folded)
 
     @_in_use
     def get(self, doc_id: str) -> Document | None:
@@ -365,9 +376,9 @@ class SearchIndex:
         keys = self._key_words(doc.title + "\n" + doc.body[:3000])
         if not keys:
             return []
-        terms = [(f, w, weight * fb) for w, weight in keys for f, fb in word_fields(Clause(), self.ranking)]
+        fields = word_fields(Clause(), self.ranking)
         with _reading(self.index_dir):
-            scores = bm25(self._postings, terms, self.ranking.k1, {"title": self.ranking.title_b}, self.ranking.b)
+            scores = bm25(self._postings, [(fields, w, weight) for w, weight in keys], self.ranking.k1)
             self_docs = self._postings.docs("id", doc_id)
             scores[self_docs] = 0
             order = self._order((scores > 0) & self._postings.live, None, scores, "relevance", limit)

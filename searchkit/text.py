@@ -171,6 +171,12 @@ def _unaligned() -> re.Pattern:
     return re.compile("[^" + "".join(f"\\U{a:08x}-\\U{b:08x}" for a, b in kept) + "]")
 
 
+def asks_ascii(needles: list[str]) -> bool:
+    """Does any needle hold an ASCII character (:func:`folded_for` folds
+    whole texts for those)?"""
+    return bool(_ASCII.search("".join(needles)))
+
+
 def folded_for(text: str, needles: list[str], simplified: bool = False) -> Normalized:
     """``normalize(text, simplified)`` for finding ``needles`` (normalized
     strings) in it, or ``text`` as it is where that finds the same matches
@@ -178,7 +184,7 @@ def folded_for(text: str, needles: list[str], simplified: bool = False) -> Norma
     traditional-to-simplified folding and holds only characters of
     :func:`_unaligned`'s set.  Most bodies qualify, and folding one costs
     ~10x the check."""
-    if simplified and not _ASCII.search("".join(needles)) and not _unaligned().search(text):
+    if simplified and not asks_ascii(needles) and not _unaligned().search(text):
         return Normalized(text, text, None)
     return normalize(text, simplified)
 

@@ -7,7 +7,7 @@ import pytest
 from searchkit import SearchIndex
 from searchkit.query import parse_query
 from searchkit.lifts import LIFTED, Translations, lifted, translations
-from searchkit.rerank import FEATURES, Trees, char_vectors, headline, held_idf, query_profile, shipped
+from searchkit.rerank import FEATURES, Trees, char_vectors, headline, held_idf, query_profile, shipped, window_chars
 from conftest import index_of_texts
 
 # Real titles of the shared KUAKE corpus, about one complaint.
@@ -141,7 +141,8 @@ def test_translated_is_its_definition_read_as_a_matrix(tmp_path):
             assert "、" not in q.chars  # punctuation is no character a headline can hold
             heads = [headline(ix._postings, int(d)) for d in np.flatnonzero(matched)]
             for table in tables:
-                got = lifted(q, heads, table, held_idf(q, heads))[:, LIFTED.index("translated")]
+                chars = window_chars(heads)
+                got = lifted(q, chars, table, held_idf(q, chars))[:, LIFTED.index("translated")]
                 assert got.tolist() == pytest.approx(_translated_by_definition(q, heads, table.pairs), abs=1e-12)
                 checked += int(np.count_nonzero(got))
     # The crafted table's lifts, negative ones included, reached real headlines.
@@ -177,7 +178,8 @@ def test_added_and_lacked_are_their_definitions(tmp_path):
             q = query_profile(ix._postings, clauses)
             heads = [headline(ix._postings, int(d)) for d in np.flatnonzero(matched)]
             for table in tables:
-                got = lifted(q, heads, table, held_idf(q, heads))[:, columns]
+                chars = window_chars(heads)
+                got = lifted(q, chars, table, held_idf(q, chars))[:, columns]
                 want = np.array(_added_and_lacked_by_definition(q, heads, table)).reshape(-1, 3)
                 assert np.allclose(got, want, atol=1e-12)
                 checked += int(np.count_nonzero(got))

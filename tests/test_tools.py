@@ -106,6 +106,7 @@ def test_train_rows_read_translations_mined_without_their_own_fold(monkeypatch):
 
     # Each window says its fold; a "table" is the set of folds mined, and a row's value says which it read.
     monkeypatch.setattr(train_rerank, "mine", lambda windows: frozenset(int(chars[0]) for chars, _ in windows))
+    monkeypatch.setattr(train_rerank, "window_chars", lambda heads: heads)
     monkeypatch.setattr(train_rerank, "held_idf", lambda profile, heads: None)
     monkeypatch.setattr(train_rerank, "lifted", lambda profile, heads, folds, held:
                         np.full((len(heads), len(train_rerank.LIFTED_COLUMNS)), float(sum(1 << f for f in folds))))

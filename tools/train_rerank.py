@@ -37,7 +37,8 @@ import numpy as np
 from searchkit import SearchIndex
 from searchkit.evaluate import evaluate
 from searchkit.lifts import Translations, lifted
-from searchkit.rerank import FEATURES, LIFTED_COLUMNS, Reranker, Trees, features, headline, held_idf, query_profile
+from searchkit.rerank import (FEATURES, LIFTED_COLUMNS, Reranker, Trees, features, headline, held_idf, query_profile,
+                              window_chars)
 from train_ranking import FOLDS, fold, load, sample
 from translations import mine, write
 
@@ -101,8 +102,9 @@ class CrossFit:
         x = self.x.copy()
         for (profile, heads), start, f in zip(self.windows, self.starts, self.folds):
             if heads and f != held_out:
-                held = held_idf(profile, heads)
-                x[start:start + len(heads), LIFTED_COLUMNS] = lifted(profile, heads, self.table(f, held_out), held)
+                chars = window_chars(heads)
+                x[start:start + len(heads), LIFTED_COLUMNS] = lifted(profile, chars, self.table(f, held_out),
+                                                                     held_idf(profile, chars))
         return x
 
 
