@@ -38,9 +38,10 @@ def table_codes(ords: np.ndarray) -> np.ndarray:
 
 class Translations:
     """Query character -> headline character -> lift (:func:`translations`),
-    and the same as rows of a matrix, so that a window's headlines are read
-    at once: a row per query character, a column per headline character with
-    a lift (found by code point) and a last one for every other character.
+    and the same as rows of a matrix (:meth:`row`), so that a window's
+    headlines are read at once: a row per query character, a column per
+    headline character with a lift (found by code point) and a last one for
+    every other character.
     And ``added``: headline character -> lift where the query lacks it, read
     by code point (``added_lift``); ``lacked``: query character -> lift
     where the headline lacks it."""
@@ -59,10 +60,21 @@ class Translations:
         self.column = np.full(_PLANE + 1, len(column), dtype=np.intp)
         self.column[code_points(column)] = list(column.values())
         self.column[_PLANE] = len(column)  # no lift past the plane (mining keeps none there)
-        # Query character -> the columns and lifts of its row (kept sparse: dense, ~12 MB).
         self.width = len(column) + 1
-        self.rows = {a: (np.array([column[b] for b in lifts], dtype=np.intp), np.array(list(lifts.values())))
-                     for a, lifts in pairs.items()}
+        self._columns = column
+        self._rows: dict[str, np.ndarray] = {}
+
+    def row(self, source: str) -> np.ndarray:
+        """A query character's lifts as a row over the columns (-inf: no
+        lift), made when a query first asks for it: all of them would take
+        ~24 MB, and queries hold some hundreds of characters."""
+        got = self._rows.get(source)
+        if got is None:
+            got = np.full(self.width, -np.inf)
+            lifts = self.pairs[source]
+            got[[self._columns[b] for b in lifts]] = list(lifts.values())
+            self._rows[source] = got  # two threads may both make it, alike
+        return got
 
 
 @lru_cache(maxsize=1)
@@ -84,19 +96,19 @@ def translations() -> Translations:
     return Translations(pairs, pairs.pop(ADDED, None), pairs.pop(LACKED, None))
 
 
-
 def lifted(q: QueryProfile, chars: WindowChars, table: Translations, held: np.ndarray) -> np.ndarray:
     """The columns of :data:`LIFTED`, read through ``table`` (``held``: each
     headline's idf of each query character, 0 if absent).  ``lacked``: the
     sum of the lifts of the query characters each headline lacks."""
     out = np.zeros((chars.has.size, len(LIFTED)))
-    out[:, 0] = translated(q, chars, table, held)
-    out[:, 1:3] = added(q, chars, table)
+    own = (chars.ords[:, None] == q.ords).any(axis=1)  # which are the query's (a few characters: no np.isin)
+    out[:, 0] = translated(q, chars, table, held, own)
+    out[:, 1:3] = added(chars, table, own)
     out[:, 3] = (held == 0) @ np.array([table.lacked.get(ch, 0.0) for ch in q.chars])
     return out
 
 
-def added(q: QueryProfile, chars: WindowChars, table: Translations) -> np.ndarray:
+def added(chars: WindowChars, table: Translations, own: np.ndarray) -> np.ndarray:
     """For the distinct characters each headline holds that the query does
     not: the sum of their negative lifts (``table.added``) and of their
     positive ones, a row per headline.  Sums, not means: each added
@@ -104,36 +116,35 @@ def added(q: QueryProfile, chars: WindowChars, table: Translations) -> np.ndarra
     topic."""
     out = np.zeros((chars.has.size, 2))
     if table.added and chars.codes.size:
-        own = (chars.ords[:, None] == q.ords).any(axis=1)  # a few query characters: no np.isin
         lift = np.where(own, 0.0, table.added_lift[chars.codes])
         out[chars.has, 0] = np.add.reduceat(np.minimum(lift, 0.0), chars.starts)
         out[chars.has, 1] = np.add.reduceat(np.maximum(lift, 0.0), chars.starts)
     return out
 
 
-def translated(q: QueryProfile, chars: WindowChars, table: Translations, held: np.ndarray) -> np.ndarray:
+def translated(q: QueryProfile, chars: WindowChars, table: Translations, held: np.ndarray,
+               own: np.ndarray) -> np.ndarray:
     """For the query characters each headline lacks (``held``: as
     :func:`lifted` takes it): the idf-weighted mean of the best lift
     (:func:`translations`) among the headline's characters the query does
     not hold (a lacked character none of whose entries the headline holds
     counts 0); 0 when it lacks none.  A pair
     relation, never a query's or a document's identity.  The table's rows
-    of the query characters, read at every headline's characters at once."""
+    of the query characters, read at every headline's characters at once
+    (``own``: which of those are the query's)."""
     heads = chars.has.size
     lacks = held == 0
     missed = lacks @ q.char_idf
-    queried = [i for i, ch in enumerate(q.chars) if ch in table.rows]
+    queried = [i for i, ch in enumerate(q.chars) if ch in table.pairs]
     if not queried or not heads:
         return np.zeros(heads)
-    lifts = np.full((len(queried), table.width), -np.inf)  # the query characters' rows, -inf: no lift
-    for k, i in enumerate(queried):
-        columns, values = table.rows[q.chars[i]]
-        lifts[k, columns] = values
-    lifts[:, table.column[code_points(q.chars)]] = -np.inf  # the query's own characters
     best = np.zeros((len(q.chars), heads))  # query character by headline
     if chars.codes.size:
+        columns = table.column[chars.codes]
+        lifts = np.array([table.row(q.chars[i])[columns] for i in queried])  # -inf: no lift
+        lifts[:, own] = -np.inf  # the query's own characters
         got = np.zeros((len(queried), heads))
-        got[:, chars.has] = np.maximum.reduceat(lifts[:, table.column[chars.codes]], chars.starts, axis=1)
+        got[:, chars.has] = np.maximum.reduceat(lifts, chars.starts, axis=1)
         got[got == -np.inf] = 0.0
         best[queried] = got
     return np.where(missed > 0, (lacks * best.T) @ q.char_idf / np.where(missed > 0, missed, 1.0), 0.0)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from importlib import resources
 
 import numpy as np
@@ -130,6 +131,22 @@ def _phrase_pattern(parts: list[list[str]]) -> re.Pattern:
     return re.compile(r"[\W_]*".join(pieces))
 
 
+@lru_cache(maxsize=1024)
+def _units(text: str) -> dict[str, float]:
+    """The units :meth:`Matcher.coverage` counts in normalized clause text,
+    each with its share: 1 / the length of the longest content word holding
+    it (question and function words hold none).  Cached as :func:`clause_words` is."""
+    words = clause_words(text)
+    stops = [(s, e) for _, stop, s, e in words if stop]
+    content = [(s, e) for _, stop, s, e in words if not stop]
+    units: dict[str, float] = {}
+    for t, _, s, e in char_tokens(text):
+        if (len(t) == 1 or t.isascii()) and not any(a <= s and e <= b for a, b in stops):
+            span = 1 if t.isascii() else max([b - a for a, b in content if a <= s and e <= b], default=1)
+            units[t] = max(units.get(t, 0.0), 1.0 / span)
+    return units
+
+
 class Matcher:
     """Evaluates parsed clauses over a whole index at once: a score array
     and a boolean match array per clause, combined as the query says."""
@@ -185,16 +202,8 @@ class Matcher:
         of it.  A document holding a synonym of a query word (腹泻 for 拉肚子)
         covers that word."""
         n = norm(clause.text)
-        words = clause_words(n)
-        stops = [(s, e) for _, stop, s, e in words if stop]
-        content = [(s, e) for _, stop, s, e in words if not stop]
-        # Each character's share: 1 / the length of the longest content word holding it.
-        units: dict[str, float] = {}
-        for t, _, s, e in char_tokens(n):
-            if (len(t) == 1 or t.isascii()) and not any(a <= s and e <= b for a, b in stops):
-                span = 1 if t.isascii() else max([b - a for a, b in content if a <= s and e <= b], default=1)
-                units[t] = max(units.get(t, 0.0), 1.0 / span)
-        by_synonym = self._synonym_cover(clause, words)
+        units = _units(n)
+        by_synonym = self._synonym_cover(clause, clause_words(n))
         covered = np.zeros(self.p.n, dtype=np.float32)
         total = 0.0
         for u, share in units.items():
@@ -256,7 +265,7 @@ class Matcher:
         for i, d in enumerate(top.tolist()):
             _, weights, total = self.p.headline(d)
             if total:
-                got = sum(w for ch, w in weights.items() if ch in wanted)
+                got = sum(weights[ch] for ch in weights.keys() & wanted)
                 factors[i] = max(got / total, FOCUS_FLOOR) ** self.r.focus
         out = scores * factors.min()
         out[top] = scores[top] * factors
