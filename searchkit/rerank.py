@@ -81,14 +81,21 @@ def _vector_rows(chars: Iterable[str]) -> tuple[tuple[str, ...], np.ndarray]:
 _COSINES: dict[int, np.ndarray] = {}  # a row of char_vectors -> its cosine with every row
 
 
+@lru_cache(maxsize=1)
+def _vectors64() -> np.ndarray:
+    return char_vectors()[1].astype(np.float64)
+
+
 def cosines(row: int) -> np.ndarray:
     """A character's cosine with every character that has a vector, computed
-    once (a query's characters recur; all of them: ~30 MB): a window reads
-    its headlines' characters out of it instead of multiplying their vectors."""
+    once (a query's characters recur; all of them would take ~30 MB): a
+    window reads its headlines' characters out of it instead of multiplying
+    their vectors.  Summed in float64, then rounded: the same values
+    whichever BLAS kernel runs, so that training reproduces the model."""
     got = _COSINES.get(row)
     if got is None:
-        vectors = char_vectors()[1]
-        got = _COSINES[row] = vectors @ vectors[row]  # a race computes it twice, alike
+        vectors = _vectors64()
+        got = _COSINES[row] = (vectors @ vectors[row]).astype(np.float32)  # a race computes it twice, alike
     return got
 
 

@@ -89,6 +89,50 @@ def test_character_vectors_put_characters_used_alike_close():
     assert np.all(np.linalg.norm(vectors, axis=1) <= 1.0 + 1e-3)
 
 
+def _window_by_definition(q, heads) -> list[list[float]]:
+    """``query_chars``, ``first`` and ``near_missing`` as their docstrings
+    define them, in plain loops over each headline's characters."""
+    at, vectors = char_vectors()
+    total = float(q.char_idf.sum())
+    out = []
+    for h in heads:
+        held = [h.weights.get(ch, 0.0) for ch in q.chars]
+        han = [c for c in h.text if not c.isascii() and len(c) == 1]
+        firsts = [han.index(ch) for ch in q.chars if ch in h.weights]
+        first = min(firsts, default=len(han)) / max(len(han), 1)
+        mine = [at[b] for b in h.weights if b in at]
+        lacked = [(w, at[ch]) for ch, w, got in zip(q.chars, q.char_idf, held) if ch in at and not got]
+        if not any(ch in at for ch in q.chars):
+            near = 0.0
+        elif not lacked:
+            near = float(bool(mine))
+        else:
+            nearest = [max((float(vectors[r] @ vectors[b]) for b in mine), default=0.0) for _, r in lacked]
+            near = sum(w * c for (w, _), c in zip(lacked, nearest)) / sum(w for w, _ in lacked)
+        out.append([sum(w for w, got in zip(q.char_idf, held) if got) / total if total else 0.0, first, near])
+    return out
+
+
+def test_window_features_are_their_definitions_read_as_arrays(tmp_path):
+    # No Han character (hpv 16), one past the Basic Multilingual Plane (𠮷), punctuation, repeats.
+    index_dir = index_of_texts(tmp_path, TITLES + ["小儿眩晕、呕吐", "头痛头胀", "hpv 16", "𠮷祥头晕头晕", "孩子发烧"])
+    columns = [FEATURES.index(f) for f in ("query_chars", "first", "near_missing")]
+    checked = 0
+    with SearchIndex.open(index_dir) as ix:
+        for query in ["突然头晕、恶心", "小孩头疼", "𠮷头晕", "hpv", "眩晕呕吐怎么办", "孩子发烧头痛"]:
+            clauses = parse_query(query)
+            scores, matched = ix._rank(clauses)
+            docs = np.flatnonzero(matched)
+            q = query_profile(ix._postings, clauses)
+            heads = [headline(ix._postings, int(d)) for d in docs]
+            got = ix.reranker.rows_of(ix._postings, clauses, docs, scores[docs])[:, columns]
+            assert np.allclose(got, _window_by_definition(q, heads), atol=1e-6)
+            assert held_idf(q, window_chars(heads)).tolist() == [[h.weights.get(ch, 0.0) for ch in q.chars]
+                                                                 for h in heads]
+            checked += int(np.count_nonzero((got[:, 2] > 0) & (got[:, 2] < 1)))
+    assert checked >= 3  # headlines lacking a query character, with a near stand-in for it
+
+
 def _feature_of_each(tmp_path, titles: list[str], query: str, feature: str) -> dict[str, float]:
     """Each title's value of ``feature`` for ``query``, as search computes it."""
     with SearchIndex.open(index_of_texts(tmp_path, titles)) as ix:

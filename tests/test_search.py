@@ -306,3 +306,26 @@ def test_posting_cache_is_bounded_by_bytes_least_recently_used_out(seeds_search)
     assert [k[1] for k in kept[:-1]] == terms[-len(kept) + 1:]  # the most recent others, in order
     docs, tf = p.get("chars", terms[-1])
     assert p.recall(("chars", terms[-1]))[0] is docs
+
+
+def test_hits_records_are_cached_and_counted_in_the_byte_budget(seeds_index):
+    """A result's stored fields and folded body are read once and kept (as
+    Solr's document cache): the same search gives the same hits, and the
+    cache's byte count holds each cached body's text."""
+    import sys
+
+    from searchkit import SearchIndex
+
+    with SearchIndex.open(seeds_index) as ix:
+        first = ix.search("看病忘带医保卡怎么办", limit=5)
+        cache = ix._postings._cache
+        records = {k[1]: v for k, v in cache.items() if k[0] == "record"}
+        folded = {k[1]: v for k, v in cache.items() if k[0] == "body folded"}
+        assert len(records) == len(folded) == 5
+        for d, (record, size) in records.items():
+            assert size >= sys.getsizeof(record["body"]) > 2 * len(record["body"]) > 100  # Han text: 2 bytes a character
+            assert folded[d][1] >= sys.getsizeof(folded[d][0].text)
+        again = ix.search("看病忘带医保卡怎么办", limit=5)
+        assert [(h.id, h.snippet, h.highlights, h.missing) for h in again.hits] == \
+               [(h.id, h.snippet, h.highlights, h.missing) for h in first.hits]
+        assert any("若未携带医保卡" in h.snippet for h in first.hits)  # the answer, as before the cache
