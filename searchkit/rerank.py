@@ -86,17 +86,28 @@ def _vectors64() -> np.ndarray:
     return char_vectors()[1].astype(np.float64)
 
 
-def cosines(row: int) -> np.ndarray:
-    """A character's cosine with every character that has a vector, computed
-    once (a query's characters recur; all of them would take ~30 MB): a
-    window reads its headlines' characters out of it instead of multiplying
-    their vectors.  Summed in float64, then rounded: the same values
-    whichever BLAS kernel runs, so that training reproduces the model."""
-    got = _COSINES.get(row)
-    if got is None:
+def cosines(rows: list[int]) -> np.ndarray:
+    """Characters' cosines with every character that has a vector, a row
+    each, computed once per character (a query's characters recur; all of
+    them would take ~30 MB): a window reads its headlines' characters out
+    of them instead of multiplying their vectors.  Summed in float64, then
+    rounded: the same values whichever BLAS kernel runs, so that training
+    reproduces the model; the new ones of a query in one product, in pieces
+    small enough to stay on one BLAS thread (:data:`_ONE_THREAD`)."""
+    new = [r for r in dict.fromkeys(rows) if r not in _COSINES]
+    if new:
         vectors = _vectors64()
-        got = _COSINES[row] = (vectors @ vectors[row]).astype(np.float32)  # a race computes it twice, alike
-    return got
+        step = max(1, _ONE_THREAD // (len(new) * vectors.shape[1]))
+        got = np.concatenate([vectors[i:i + step] @ vectors[new].T for i in range(0, len(vectors), step)])
+        for k, r in enumerate(new):
+            _COSINES[r] = got[:, k].astype(np.float32)  # a race computes one twice, alike
+    width = len(char_vectors()[0])
+    return np.array([_COSINES[r] for r in rows], dtype=np.float32).reshape(len(rows), width)
+
+
+# Above this many multiply-adds a matrix product runs on BLAS's threads, which
+# on shared cores costs more than it saves (OpenBLAS: 4 * 65536).
+_ONE_THREAD = 4 * 65536
 
 
 def _ords(chars: Iterable[str]) -> np.ndarray:
@@ -161,13 +172,12 @@ def query_profile(postings: Postings, clauses: list[Clause]) -> QueryProfile:
     n = postings.doc_count
     char_idf = np.array([idf(n, postings.docs("chars", ch).size) for ch in chars])
     known, rows = _vector_rows(chars)
-    at = char_vectors()[0]
     return QueryProfile(
         chars=chars, ords=_ords(chars), char_idf=char_idf, words=tuple((w, *syn.get(w, ())) for w in words),
         word_idf=np.array([idf(n, postings.docs("body", w).size) for w in words]),
         stops=question_words(text), kinds=kinds(text),
         known=np.array([chars.index(ch) for ch in known], dtype=np.int64),
-        cosines=np.array([cosines(r) for r in rows.tolist()], dtype=np.float32).reshape(rows.size, len(at)),
+        cosines=cosines(rows.tolist()),
         spelled="".join(ch for ch in text if ch.isalnum()), symbols=_symbols(text))
 
 
