@@ -76,7 +76,10 @@ def count(index_dir: str, queries: int, code: str) -> int:
         if proc.wait() != 0:
             raise SystemExit(f"instructions: the search process failed ({proc.returncode})")
         with open(out) as f:
-            return next(int(line.split()[1]) for line in f if line.startswith("totals:"))
+            totals = [int(line.split()[1]) for line in f if line.startswith("totals:")]
+        if not totals:
+            raise SystemExit(f"instructions: callgrind wrote no totals to {out}")
+        return totals[0]
 
 
 def main() -> None:
@@ -87,9 +90,10 @@ def main() -> None:
     a = ap.parse_args()
     if not os.path.exists(QUERIES):
         raise SystemExit(f"instructions: needs {QUERIES} (the team's shared data)")
-    total = count(os.path.abspath(a.index_dir), a.queries, os.path.abspath(a.code))
-    print(f"{total / a.queries / 1e6:.2f} M instructions a query ({total:,} for {a.queries} warm queries "
-          f"with 10 snippets, {a.code})")
+    with open(QUERIES, encoding="utf-8") as f:
+        n = min(a.queries, sum("\t" in line for line in f))
+    total = count(os.path.abspath(a.index_dir), n, os.path.abspath(a.code))
+    print(f"{total / n / 1e6:.2f} M instructions a query ({total:,} for {n} warm queries with 10 snippets, {a.code})")
 
 
 if __name__ == "__main__":

@@ -114,7 +114,7 @@ def snippet(text: str, terms: list[str], words: list[tuple[str, float]] | None =
     ``simplified``: as :func:`text.normalize` takes it; ``folded``: what
     :func:`text.folded_for` makes of ``text`` for the terms and words, when known."""
     words = words or [(t, 1.0) for t in terms]
-    n = folded or folded_for(text, terms + [w for w, _ in words], simplified)
+    n = folded if folded is not None else folded_for(text, terms + [w for w, _ in words], simplified)
     found = _occurrences(n.text, terms)
     spans = _spans(found)
     if not spans:

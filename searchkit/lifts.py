@@ -67,7 +67,7 @@ class Translations:
     def row(self, source: str) -> np.ndarray:
         """A query character's lifts as a row over the columns (-inf: no
         lift), made when a query first asks for it: all of them would take
-        ~24 MB, and queries hold some hundreds of characters."""
+        ~12 MB, and queries hold some hundreds of characters."""
         got = self._rows.get(source)
         if got is None:
             got = np.full(self.width, -np.inf)

@@ -12,6 +12,7 @@ their headline the query covers (:meth:`Matcher.focus`).
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -132,7 +133,7 @@ def _phrase_pattern(parts: list[list[str]]) -> re.Pattern:
 
 
 @lru_cache(maxsize=1024)
-def _units(text: str) -> dict[str, float]:
+def _units(text: str) -> tuple[tuple[str, float], ...]:
     """The units :meth:`Matcher.coverage` counts in normalized clause text,
     each with its share: 1 / the length of the longest content word holding
     it (question and function words hold none).  Cached as :func:`clause_words` is."""
@@ -144,7 +145,7 @@ def _units(text: str) -> dict[str, float]:
         if (len(t) == 1 or t.isascii()) and not any(a <= s and e <= b for a, b in stops):
             span = 1 if t.isascii() else max([b - a for a, b in content if a <= s and e <= b], default=1)
             units[t] = max(units.get(t, 0.0), 1.0 / span)
-    return units
+    return tuple(units.items())
 
 
 class Matcher:
@@ -206,7 +207,7 @@ class Matcher:
         by_synonym = self._synonym_cover(clause, clause_words(n))
         covered = np.zeros(self.p.n, dtype=np.float32)
         total = 0.0
-        for u, share in units.items():
+        for u, share in units:
             docs = self._unit_docs(clause, u)
             if u in by_synonym:
                 here = by_synonym[u].copy()
@@ -265,7 +266,7 @@ class Matcher:
         for i, d in enumerate(top.tolist()):
             _, weights, total = self.p.headline(d)
             if total:
-                got = sum(weights[ch] for ch in weights.keys() & wanted)
+                got = math.fsum(weights[ch] for ch in weights.keys() & wanted)  # exact: a set has no fixed order
                 factors[i] = max(got / total, FOCUS_FLOOR) ** self.r.focus
         out = scores * factors.min()
         out[top] = scores[top] * factors

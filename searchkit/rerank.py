@@ -91,14 +91,16 @@ def cosines(rows: list[int]) -> np.ndarray:
     each, computed once per character (a query's characters recur; all of
     them would take ~30 MB): a window reads its headlines' characters out
     of them instead of multiplying their vectors.  Summed in float64, then
-    rounded: the same values whichever BLAS kernel runs, so that training
+    rounded to float32: whichever BLAS kernel or shape of product computes
+    a value, it rounds alike but for a vanishing few, so that training
     reproduces the model; the new ones of a query in one product, in pieces
     small enough to stay on one BLAS thread (:data:`_ONE_THREAD`)."""
     new = [r for r in dict.fromkeys(rows) if r not in _COSINES]
     if new:
         vectors = _vectors64()
-        step = max(1, _ONE_THREAD // (len(new) * vectors.shape[1]))
-        got = np.concatenate([vectors[i:i + step] @ vectors[new].T for i in range(0, len(vectors), step)])
+        theirs = vectors[new].T
+        step = max(1, _ONE_THREAD // theirs.size)
+        got = np.concatenate([vectors[i:i + step] @ theirs for i in range(0, len(vectors), step)])
         for k, r in enumerate(new):
             _COSINES[r] = got[:, k].astype(np.float32)  # a race computes one twice, alike
     width = len(char_vectors()[0])
@@ -144,7 +146,7 @@ class Headline:
     spots: dict[str, int]  # its letters, digits and Han characters -> the bits of where each stands
     size: int  # how many letters, digits and Han characters it has
     symbols: frozenset[str]  # its letters and digits other than Han characters
-    # Of its distinct Han characters, in the order of ``weights`` (:class:`lifts.WindowChars`):
+    # Of its distinct Han characters, in the order of ``weights`` (:class:`WindowChars`):
     ords: np.ndarray  # code points
     idfs: np.ndarray  # idf
     firsts: np.ndarray  # where each first occurs among the Han characters

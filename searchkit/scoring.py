@@ -16,6 +16,7 @@ calls.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import sys
 import threading
@@ -357,9 +358,12 @@ def _footprint(value) -> int:
         return ENTRY_BYTES + sum(_footprint(v) for v in value if isinstance(v, np.ndarray))
     if isinstance(value, dict):
         return ENTRY_BYTES + sum(sys.getsizeof(v) for v in value.values() if isinstance(v, str))
-    if isinstance(value, Normalized):
-        return ENTRY_BYTES + sys.getsizeof(value.text) + 8 * len(value.offsets or ()) + (
+    if isinstance(value, Normalized):  # an offset is a pointer to an int of its own
+        return ENTRY_BYTES + sys.getsizeof(value.text) + 36 * len(value.offsets or ()) + (
             sys.getsizeof(value.original) if value.original is not value.text else 0)
+    if dataclasses.is_dataclass(value):  # a reranker headline: its arrays and text
+        return ENTRY_BYTES + sum(_footprint(v) if isinstance(v, np.ndarray) else sys.getsizeof(v)
+                                 for v in vars(value).values() if isinstance(v, (np.ndarray, str)))
     return ENTRY_BYTES
 
 

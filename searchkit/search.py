@@ -338,7 +338,7 @@ class SearchIndex:
     def _snippet(self, docnum: int, body: str, terms: list[str],
                  words: list[tuple[str, float]] | None) -> tuple[str, list[tuple[int, int]]]:
         """:func:`highlight.snippet`, the body folded once per document (and
-        kind of needles) and kept with the record."""
+        kind of needles) and cached beside the record."""
         needles = terms + [w for w, _ in words or []]
         key = ("body folded", docnum, asks_ascii(needles))
         folded = self._postings.recall(key)
