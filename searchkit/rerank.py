@@ -253,7 +253,8 @@ def held_idf(q: QueryProfile, chars: WindowChars) -> np.ndarray:
 
 def _first(q: QueryProfile, heads: list[Headline], chars: WindowChars) -> np.ndarray:
     """Where the first query character occurs in each headline, as a share
-    of its Han characters (1 when it holds none)."""
+    of its Han characters (1 when it holds none of them; 0 when it has no
+    Han character)."""
     han = np.fromiter((h.han for h in heads), dtype=np.float64, count=len(heads))
     first = han.copy()
     if chars.ords.size and q.chars:
