@@ -12,7 +12,7 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from typing import Iterable
 
-from .text import Normalized, folded_for, normalize
+from .text import Normalized, normalize
 
 SNIPPET_CHARS = 100
 _LEAD = 20  # characters of context kept before the first match
@@ -105,16 +105,14 @@ def _best_window(hay: str, spans: list[tuple[int, int]], words: list[tuple[str, 
     return next(a for a, sc in zip(starts, score) if sc > best - 1e-9)
 
 
-def snippet(text: str, terms: list[str], words: list[tuple[str, float]] | None = None,
-            width: int = SNIPPET_CHARS, simplified: bool = False,
-            folded: Normalized | None = None) -> tuple[str, list[tuple[int, int]]]:
-    """About ``width`` characters of ``text`` around the passage that best
+def snippet(n: Normalized, terms: list[str], words: list[tuple[str, float]] | None = None,
+            width: int = SNIPPET_CHARS) -> tuple[str, list[tuple[int, int]]]:
+    """About ``width`` characters of a text around the passage that best
     covers the query's ``words`` (word, weight; default: the terms), and the
     spans of ``terms`` relative to the snippet.  Line breaks become spaces.
-    ``simplified``: as :func:`text.normalize` takes it; ``folded``: what
-    :func:`text.folded_for` makes of ``text`` for the terms and words, when known."""
+    ``n``: the text as :func:`text.folded_for` folds it for the terms and words."""
     words = words or [(t, 1.0) for t in terms]
-    n = folded if folded is not None else folded_for(text, terms + [w for w, _ in words], simplified)
+    text = n.original
     found = _occurrences(n.text, terms)
     spans = _spans(found)
     if not spans:

@@ -344,7 +344,7 @@ class SearchIndex:
         folded = self._postings.recall(key)
         if folded is None:
             folded = self._postings.remember(key, folded_for(body, needles, bool(self._postings.simplified[docnum])))
-        return snippet(body, terms, words, folded=folded)
+        return snippet(folded, terms, words)
 
     @_in_use
     def get(self, doc_id: str) -> Document | None:
