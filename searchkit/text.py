@@ -213,5 +213,15 @@ def _cluster_end(text: str, start: int, end: int) -> int:
 
 
 def norm(text: str) -> str:
-    """The normalized form alone, for keys and terms."""
+    """The normalized form alone, for keys and terms.  A query's texts are
+    normalized a dozen times in one search (parsing, terms, coverage,
+    snippets...), so short ones are remembered for a while."""
+    return _norm_short(text) if len(text) <= NORM_MEMO_CHARS else normalize(text).text
+
+
+NORM_MEMO_CHARS = 64
+
+
+@lru_cache(maxsize=256)
+def _norm_short(text: str) -> str:
     return normalize(text).text
