@@ -10,7 +10,6 @@ never lights up half of an unrelated segmentation) and costs a few
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from typing import Iterable
 
 from .text import Normalized, normalize
 
@@ -28,9 +27,9 @@ def _occurrences(hay: str, terms: list[str]) -> dict[str, list[int]]:
 def _spans(found: dict[str, list[int]]) -> list[tuple[int, int]]:
     """Non-overlapping spans of the terms found (:func:`_occurrences`),
     longest match first where two overlap."""
-    spans = sorted(((i, i + len(t)) for t, at in found.items() for i in at), key=lambda s: (s[0], -(s[1] - s[0])))
     merged: list[tuple[int, int]] = []
-    for s, e in spans:
+    for s, minus in sorted((i, -len(t)) for t, at in found.items() for i in at):
+        e = s - minus
         if merged and s < merged[-1][1]:
             if e > merged[-1][1]:
                 merged[-1] = (merged[-1][0], e)
@@ -56,18 +55,6 @@ def _positions(hay: str, s: str) -> list[int]:
 
 def _spread(positions: list[int]) -> list[int]:
     return positions[::-(-len(positions) // _MAX_STARTS)] if len(positions) > _MAX_STARTS else positions
-
-
-def _covering(starts: list[int], at: list[int], reach: int) -> Iterable[int]:
-    """Indexes of the ``starts`` a with an occurrence p (``at``, ascending
-    like ``starts``) in [a, a + reach): found from the occurrences (the a
-    in (p - reach, p]) when they are the fewer."""
-    if len(at) < len(starts):
-        found: set[int] = set()
-        for p in at:
-            found.update(range(bisect_right(starts, p - reach), bisect_right(starts, p)))
-        return found
-    return [k for k, a in enumerate(starts) if (i := bisect_left(at, a)) < len(at) and at[i] < a + reach]
 
 
 def _best_window(hay: str, spans: list[tuple[int, int]], words: list[tuple[str, float]], width: int,
@@ -99,8 +86,17 @@ def _best_window(hay: str, spans: list[tuple[int, int]], words: list[tuple[str, 
             each = set(w)
             rows = [(chars[c], width, weight * 0.5 / len(each)) for c in each]
         for at, reach, gain in rows:
-            for k in _covering(starts, at, reach):
-                score[k] += gain
+            if len(at) < len(starts):  # from the occurrences: the a in (p - reach, p], each once
+                done = 0
+                for p in at:
+                    hi = bisect_right(starts, p)
+                    for k in range(max(bisect_right(starts, p - reach), done), hi):
+                        score[k] += gain
+                    done = hi  # never moves left: the occurrences ascend
+            else:
+                for k, a in enumerate(starts):
+                    if (i := bisect_left(at, a)) < len(at) and at[i] < a + reach:
+                        score[k] += gain
     best = max(score)
     return next(a for a, sc in zip(starts, score) if sc > best - 1e-9)
 
