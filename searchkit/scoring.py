@@ -35,7 +35,7 @@ from .text import Normalized, normalize
 _EMPTY = (np.zeros(0, np.int32), np.zeros(0, np.float32))
 HEADLINE_CHARS = 100  # an untitled record's headline: the start of its body
 DENSE_SHARE = 4  # a term in over 1/DENSE_SHARE of the documents is added as a vector
-DENSE_BYTES = 128 << 20  # at most this much memory for such vectors (the dev queries use ~640 at 30k documents)
+DENSE_BYTES = 128 << 20  # at most this much memory for such vectors (the dev queries use ~970 of 1,118 at 30k documents)
 CACHE_BYTES = 1 << 30  # at most this much memory for cached posting lists, headlines and the like
 ENTRY_BYTES = 1024  # what a cached entry's Python objects count as (a headline's text, dict, tuple)
 Fields = tuple[tuple[str, float, float], ...]  # fields a term is scored in: (name, weight, BM25's b)
@@ -297,6 +297,7 @@ class Postings:
                 self._dense.move_to_end(key)
                 return vec
         vec = make()
+        vec.flags.writeable = False  # shared by every query that adds it
         with self._cache_lock:
             self._dense[key] = vec
             if len(self._dense) > self._dense_slots:
@@ -315,9 +316,14 @@ class Postings:
         vec[docs] = values
         return vec
 
-    def dense(self, text: str, fields: Fields, k1: float) -> np.ndarray:
-        """:meth:`fields_bm25` as a cached vector (:meth:`vector`)."""
-        return self.vector(("bm25", text, fields, k1), lambda: self.spread(*self.fields_bm25(text, fields, k1)))
+    def dense(self, text: str, fields: Fields, k1: float, weight: float) -> np.ndarray:
+        """``weight`` * :meth:`fields_bm25` as a cached vector (:meth:`vector`):
+        a term is weighted one of a few ways (a unigram, a bigram, a stop
+        word's, a synonym's), so the product is kept, not made per query."""
+        def make() -> np.ndarray:
+            docs, values = self.fields_bm25(text, fields, k1)
+            return self.spread(docs, values * np.float32(weight))
+        return self.vector(("bm25", text, fields, k1, weight), make)
 
 
 def best(scores: np.ndarray, pool: np.ndarray, k: int) -> np.ndarray:
@@ -387,25 +393,25 @@ def bm25(postings: Postings, terms: list[tuple[Fields, str, float]], k1: float) 
     vectors (:meth:`Postings.dense`), the rest summed by one ``bincount``
     (a scatter-add per term costs about twice as much)."""
     docs_of, values = [], []
-    dense = None
+    dense: list[np.ndarray] = []
     for fields, text, weight in terms:
         docs, part = postings.fields_bm25(text, fields, k1)
         if not docs.size:
             continue
         if docs.size * DENSE_SHARE > postings.n:
-            vec = postings.dense(text, fields, k1) * np.float32(weight)
-            if dense is None:
-                dense = vec
-            else:
-                dense += vec
+            dense.append(postings.dense(text, fields, k1, weight))
         else:
             docs_of.append(docs)
             values.append(part * np.float32(weight))
+    # The vectors summed in order (into a new array: the cached ones are shared).
+    whole = dense[0] + dense[1] if len(dense) > 1 else dense[0] if dense else None
+    for vec in dense[2:]:
+        whole += vec
     if not docs_of:
-        return np.zeros(postings.n, dtype=np.float32) if dense is None else dense
+        return np.zeros(postings.n, dtype=np.float32) if whole is None else whole if len(dense) > 1 else whole.copy()
     # Concatenated straight into the types bincount works in (saves a copy of each).
     out = np.bincount(np.concatenate(docs_of, dtype=np.intp), weights=np.concatenate(values, dtype=np.float64),
                       minlength=postings.n).astype(np.float32)
-    if dense is not None:
-        out += dense
+    if whole is not None:
+        out += whole
     return out

@@ -329,3 +329,29 @@ def test_hits_records_are_cached_and_counted_in_the_byte_budget(seeds_index):
         assert [(h.id, h.snippet, h.highlights, h.missing) for h in again.hits] == \
                [(h.id, h.snippet, h.highlights, h.missing) for h in first.hits]
         assert any("若未携带医保卡" in h.snippet for h in first.hits)  # the answer, as before the cache
+
+
+def test_weighted_term_vectors_are_shared_read_only_and_add_up_to_the_postings(seeds_search):
+    """A common term's weighted BM25 is kept as a whole vector, shared by
+    every query that adds it: it is read-only, adding it leaves it as it
+    was (the same query scores the same again), and the sum over a query's
+    terms is what scattering every term's postings gives."""
+    import numpy as np
+
+    from searchkit.query import Clause
+    from searchkit.ranking import Ranking, clause_terms
+    from searchkit.scoring import DENSE_SHARE, bm25
+
+    p, r = seeds_search._postings, Ranking()
+    terms = clause_terms(Clause(text="看病忘带医保卡怎么办"), r)
+    sizes = [p.fields_bm25(t, f, r.k1)[0].size for f, t, _ in terms]
+    assert any(s * DENSE_SHARE > p.n for s in sizes) and any(0 < s * DENSE_SHARE <= p.n for s in sizes)
+    first = bm25(p, terms, r.k1)
+    shared = [v for k, v in p._dense.items() if k[0] == "bm25"]
+    assert shared and not any(v.flags.writeable for v in shared)
+    assert np.array_equal(bm25(p, terms, r.k1), first)
+    scattered = np.zeros(p.n)
+    for fields, text, weight in terms:
+        docs, part = p.fields_bm25(text, fields, r.k1)
+        np.add.at(scattered, docs, part * weight)
+    assert np.allclose(first, scattered, rtol=1e-5) and (first > 0).sum() > p.n // 2
