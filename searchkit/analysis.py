@@ -216,6 +216,15 @@ def char_tokens(text: str) -> Iterator[tuple[str, int, int, int]]:
         prev_unit, prev_start, prev_end = unit, s, e
 
 
+@lru_cache(maxsize=1024)
+def han_units(text: str) -> tuple[str, ...]:
+    """The distinct Han characters of normalized text as the index has them,
+    in order: no punctuation (、 and 。 are not ASCII either), as in
+    :meth:`scoring.Postings.headline`.  Cached: a query asks for its own
+    several times."""
+    return tuple(dict.fromkeys(t for t, *_ in char_tokens(text) if is_han(t)))
+
+
 @dataclass
 class Tokens:
     """The tokens of a batch of texts: ``docs[i]`` is the text (0-based in

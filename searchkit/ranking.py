@@ -20,7 +20,7 @@ from importlib import resources
 
 import numpy as np
 
-from .analysis import char_tokens, is_han
+from .analysis import char_tokens, han_units, is_han
 from .query import MUST, NOT, SHOULD, Clause
 from .scoring import DENSE_SHARE, Fields, Postings, best, bm25, idf
 from .text import norm
@@ -256,7 +256,7 @@ class Matcher:
         which is about more besides.  Rescoring a window, as
         Elasticsearch's rescore does, reads only a few stored headlines; the
         rest are scaled by the window's lowest factor, so they stay below."""
-        wanted = {t for c in positive_texts(clauses) for t, *_ in char_tokens(norm(c)) if is_han(t)}
+        wanted = set().union(*(han_units(norm(c)) for c in positive_texts(clauses)))
         if not self.r.focus or not wanted:
             return scores
         top = best(scores, pool, FOCUS_WINDOW)

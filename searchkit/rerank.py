@@ -33,7 +33,7 @@ from typing import Iterable
 
 import numpy as np
 
-from .analysis import char_tokens, data_lines, is_han
+from .analysis import data_lines, han_units, is_han
 from .lifts import LIFTED, Translations, lifted, table_codes, translations
 from .query import Clause
 from .scoring import Postings, best, idf
@@ -160,15 +160,9 @@ def _symbols(text: str) -> frozenset[str]:
     return frozenset(_SYMBOL.findall(text))
 
 
-def han_units(text: str) -> list[str]:
-    """The Han characters of normalized text as the index has them: no
-    punctuation (、 and 。 are not ASCII either), as in :meth:`Postings.headline`."""
-    return [t for t, *_ in char_tokens(text) if is_han(t)]
-
-
 def query_profile(postings: Postings, clauses: list[Clause]) -> QueryProfile:
     text = norm(" ".join(positive_texts(clauses)))
-    chars = tuple(dict.fromkeys(han_units(text)))
+    chars = han_units(text)
     words = [w for w, stop, _, _ in clause_words(text) if not stop]
     syn = synonyms()
     n = postings.doc_count

@@ -341,8 +341,11 @@ def best(scores: np.ndarray, pool: np.ndarray, k: int) -> np.ndarray:
     values = scores[docs]
     if docs.size > k:  # those above the k-th best score, and the first of those at it
         kth = np.partition(values, docs.size - k)[docs.size - k]
-        above = values > kth
-        pick = np.concatenate([np.flatnonzero(above), np.flatnonzero(values == kth)[:k - int(np.count_nonzero(above))]])
+        pick = np.flatnonzero(values >= kth)
+        if pick.size > k:  # ties at the k-th
+            above = values > kth
+            pick = np.concatenate([np.flatnonzero(above),
+                                   np.flatnonzero(values == kth)[:k - int(np.count_nonzero(above))]])
         docs, values = docs[pick], values[pick]
     return docs[np.lexsort((docs, -values))]
 

@@ -32,8 +32,8 @@ import math
 from collections import Counter
 from typing import Iterable
 
+from searchkit.analysis import han_units
 from searchkit.lifts import ADDED, LACKED, Translations
-from searchkit.rerank import han_units
 
 MIN_SEEN = 5  # distinct headlines behind a lift (a pair's, an added or a lacked character's), at least
 SMOOTH = 20.0  # pseudo-cases at the overall rate
