@@ -157,12 +157,19 @@ class Postings:
         return self._field_lengths(fieldname)[1]
 
     def recall(self, key: tuple):
-        with self._cache_lock:
-            hit = self._cache.get(key)
-            if hit is None:
-                return None
+        """The value remembered under ``key``, or None.  Reads, a hundred a
+        query, take no lock: each OrderedDict call is atomic (a key is a
+        tuple of strings and numbers, hashed and compared without Python
+        code), and :meth:`remember` changes the dict only under the lock.
+        A key dropped between the two calls is simply not moved."""
+        hit = self._cache.get(key)
+        if hit is None:
+            return None
+        try:
             self._cache.move_to_end(key)
-            return hit[0]
+        except KeyError:
+            pass
+        return hit[0]
 
     def remember(self, key: tuple, value):
         """Cache ``value`` (arrays, or tuples and records holding some)
@@ -291,11 +298,13 @@ class Postings:
         apart from the posting lists, within ``DENSE_BYTES``: for terms in
         many documents, adding a vector costs a fraction of scattering as
         many postings."""
-        with self._cache_lock:
-            vec = self._dense.get(key)
-            if vec is not None:
+        vec = self._dense.get(key)  # read without the lock, as :meth:`recall` reads
+        if vec is not None:
+            try:
                 self._dense.move_to_end(key)
-                return vec
+            except KeyError:
+                pass
+            return vec
         vec = make()
         vec.flags.writeable = False  # shared by every query that adds it
         with self._cache_lock:

@@ -23,7 +23,7 @@ from typing import Iterator
 import numpy as np
 from whoosh import query as wq
 
-from .analysis import text_words, word_tokens
+from .analysis import char_tokens, text_words, word_tokens
 from .errors import IndexClosedError, IndexUnreadableError, QuerySyntaxError, UsageError
 from .facets import FacetIndex, parse_date
 from .highlight import find_spans, snippet
@@ -39,7 +39,7 @@ from .schema import FORMAT_VERSION, WORD_FIELDS
 from .scoring import Postings, best, bm25, headline_text, holding, idf
 from .suggest import Suggestion, Vocabulary, read_pinyin, read_pinyin_clauses
 from .text import asks_ascii, folded_for, norm
-from .words import highlight_terms, phrase_parts, query_words, relax, requires, stopwords
+from .words import highlight_terms, query_words, relax, requires, stopwords
 
 
 # What reading a missing, truncated or damaged file raises (PartError is
@@ -242,7 +242,7 @@ class SearchIndex:
         if sort not in SORTS:
             raise UsageError(f"sort must be one of {', '.join(SORTS)}, not {sort!r}")
         clauses = parse_query(query)
-        if not any(c.is_group or phrase_parts(norm(c.text)) for c in clauses if c.occur != NOT):
+        if not any(c.is_group or next(char_tokens(norm(c.text)), None) for c in clauses if c.occur != NOT):
             raise QuerySyntaxError("the query has no searchable words (only punctuation or symbols)")
         with _reading(self.index_dir):
             keep = self._filter(kind, since, until, facets)
