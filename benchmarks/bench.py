@@ -115,9 +115,9 @@ PASSES = 3  # warm passes over the queries (--passes)
 def latency(fn, queries: list[str], passes: int = 1) -> dict:
     """Percentiles over the queries of each query's fastest of ``passes``
     passes over all of them (a pass runs every query once, so caches see
-    what one pass sees).  This machine's speed swings by a third within
-    seconds, which moves a single pass's p50 more than most changes do; a
-    query's fastest run is the one a swing did not slow (the minimum, as
+    what one pass sees).  This machine's speed swings by half within a
+    minute, which moves a single pass's p50 more than most changes do; a
+    query's fastest run is the one a swing slowed least (the minimum, as
     ``timeit`` advises).  Each pass's own p50 is kept too."""
     runs = []
     for _ in range(passes):
@@ -282,7 +282,8 @@ def main() -> None:
             if kind not in r:
                 continue
             q = r[kind]
-            each = f"  (single passes' p50: {', '.join(map(str, q['pass_p50_ms']))})" if len(q["pass_p50_ms"]) > 1 else ""
+            passes = q["pass_p50_ms"]
+            each = f"  (single passes' p50: {', '.join(map(str, passes))})" if len(passes) > 1 else ""
             print(f"  {kind:18s} p50 {q['p50_ms']:.2f} ms  p95 {q['p95_ms']:.2f} ms  p99 {q['p99_ms']:.2f} ms{each}")
         print("  queries with no hit: " + ", ".join(f"{r[k]}{k[len('zero-hit queries'):]}" for k in r
                                                   if k.startswith("zero-hit")))

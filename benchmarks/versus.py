@@ -6,17 +6,19 @@ by query: the fairest wall-clock comparison a noisy machine allows.
 
 Exports the ``searchkit`` package at git revision REV under another name,
 opens INDEX_DIR with both versions, warms both on the queries of
-../shared/corpus/queries_dev.tsv, then runs every query with each version
-back to back (which goes first alternates), ``--passes`` times over.  A swing
-in the machine's speed (here a fixed loop's time moves by half within a
-minute) then slows both sides of a pair alike, where two runs of
-``bench.py`` minutes apart see different machines.  Prints each version's
-p50 per pass, the p50 and p95 of each query's fastest run, and the median
-over the queries of new / old.
+../shared/corpus/queries_dev.tsv (and says how many queries' top 10, ids and
+scores, differ), then runs every query with each version back to back (which
+goes first alternates), ``--passes`` times over.  A swing in the machine's
+speed (here a fixed loop's time moves by half within a minute) then slows
+both sides of a pair alike, where two runs of ``bench.py`` minutes apart see
+different machines.  Prints each version's p50 per pass, the p50 and p95 of
+each query's fastest run, and the median over the queries of new / old.
 
-Both versions read the index through this checkout's codec (Whoosh loads the
-codec the index names): what is compared is everything above the posting
-files.  The old package reads its own ``data/``.
+Whoosh reads the index through the codec the index names, this checkout's:
+the old package is given this checkout's codec modules (:data:`SHARED`) too,
+so that both sides read the posting files alike, and what is compared is
+everything above them (a note says when REV's codec modules differ).  The old
+package reads its own ``data/``.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 QUERIES = os.path.join(os.path.dirname(ROOT), "shared", "corpus", "queries_dev.tsv")
 OLD = "searchkit_versus_old"
+SHARED = ("codec", "perdoc", "postings", "matching")  # what Whoosh loads for the index, shared by both sides
 
 
 def load_old(rev: str, into: str):
@@ -45,6 +48,10 @@ def load_old(rev: str, into: str):
                                  capture_output=True).stdout
     except subprocess.CalledProcessError as e:
         raise SystemExit(f"versus: cannot export searchkit at {rev!r}: {e.stderr.decode().strip()}") from None
+    codec_files = [f"searchkit/{m}.py" for m in SHARED]
+    if subprocess.run(["git", "-C", ROOT, "diff", "--quiet", rev, "--", *codec_files]).returncode:
+        print(f"versus: note: {rev}'s codec modules differ from this checkout's; both sides read the index "
+              "through this checkout's")
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
         tar.extractall(into, **({"filter": "data"} if hasattr(tarfile, "data_filter") else {}))  # git's own archive
     package = os.path.join(into, OLD)
@@ -56,17 +63,17 @@ def load_old(rev: str, into: str):
                 text = f.read()
             with open(path, "w", encoding="utf-8") as f:
                 f.write(text.replace('resources.files("searchkit")', "resources.files(__package__)"))
+    for name in SHARED:
+        sys.modules[f"{OLD}.{name}"] = importlib.import_module(f"searchkit.{name}")
     spec = importlib.util.spec_from_file_location(OLD, os.path.join(package, "__init__.py"),
                                                   submodule_search_locations=[package])
     module = importlib.util.module_from_spec(spec)
     sys.modules[OLD] = module
-    spec.loader.exec_module(module)
-    return importlib.import_module(OLD + ".search")
-
-
-def pct(values: list[float], p: float) -> float:
-    values = sorted(values)
-    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+    try:
+        spec.loader.exec_module(module)
+        return importlib.import_module(OLD + ".search")
+    except ImportError as e:
+        raise SystemExit(f"versus: searchkit at {rev} cannot run on this checkout's codec modules ({e})") from None
 
 
 def main() -> None:
@@ -86,14 +93,14 @@ def main() -> None:
     queries = queries[:a.queries] if a.queries else queries
     snippets = not a.no_snippets
     sys.path.insert(0, ROOT)
+    from bench import pct
     from searchkit.search import SearchIndex
 
     with tempfile.TemporaryDirectory(prefix="searchkit-versus-") as tmp:
         old = load_old(a.rev, tmp)
         sides = {"old": old.SearchIndex.open(a.index_dir), "new": SearchIndex.open(a.index_dir)}
-        for ix in sides.values():
-            for q in queries:
-                ix.search(q, limit=10, snippets=snippets)
+        top = {k: [[(h.id, round(h.score, 4)) for h in ix.search(q, limit=10, snippets=snippets).hits]
+                   for q in queries] for k, ix in sides.items()}
         times: dict[str, list[list[float]]] = {k: [[] for _ in queries] for k in sides}
         for p in range(a.passes):
             for i, q in enumerate(queries):
@@ -105,6 +112,8 @@ def main() -> None:
             ix.close()
     what = "search + 10 snippets" if snippets else "search"
     print(f"{what}, {len(queries)} queries, {a.passes} passes, old = {a.rev}, new = this checkout")
+    differ = sum(o != n for o, n in zip(top["old"], top["new"]))
+    print(f"  results: the top 10 (ids, scores to 4 decimals) differ for {differ} of {len(queries)} queries")
     for k in ("old", "new"):
         each = ", ".join(f"{pct([t[p] for t in times[k]], 50):.2f}" for p in range(a.passes))
         fastest = [min(t) for t in times[k]]

@@ -22,8 +22,9 @@ import numpy as np
 
 from .analysis import char_tokens, han_units, is_han
 from .query import MUST, NOT, SHOULD, Clause
-from .scoring import DENSE_SHARE, Fields, Postings, best, bm25, idf
+from .scoring import DENSE_SHARE, Fields, Postings, idf
 from .text import norm
+from .topk import best
 from .words import clause_words, phrase_parts, positive_texts, synonyms
 
 FOCUS_WINDOW = 20  # the best this many results are rescored by focus
@@ -115,6 +116,50 @@ def clause_terms(clause: Clause, r: Ranking) -> list[tuple[Fields, str, float]]:
                 add_chars(other, wt * r.synonym, [])
     add_chars(n, 1.0, stop_spans)
     return [(f, t, w) for (f, t), w in weights.items()]
+
+
+def bm25(postings: Postings, terms: list[tuple[Fields, str, float]], k1: float,
+         cache_weighted: bool = True) -> np.ndarray:
+    """Sum over (fields, term, weight) of weight * the term's BM25 summed
+    over the fields (:meth:`Postings.fields_bm25`), as a new array the
+    caller may change.
+
+    A query touches some 10^5 postings, most of them of a few terms in
+    most documents (a common character's): those are added as whole
+    vectors (:meth:`Postings.dense`), the rest summed by one ``bincount``
+    (a scatter-add per term costs about twice as much).  Not
+    ``cache_weighted``: the weights are arbitrary (``similar``'s tf-idf),
+    so each vector is cached unweighted and multiplied here, as products
+    nobody reuses would crowd the cache."""
+    docs_of, values = [], []
+    dense: list[np.ndarray] = []
+    for fields, text, weight in terms:
+        docs, part = postings.fields_bm25(text, fields, k1)
+        if not docs.size:
+            continue
+        if docs.size * DENSE_SHARE > postings.n:
+            dense.append(postings.dense(text, fields, k1, weight) if cache_weighted
+                         else postings.dense(text, fields, k1) * np.float32(weight))
+        else:
+            docs_of.append(docs)
+            values.append(part * np.float32(weight))
+    # The vectors summed in order, into a new array (cached ones are shared and read-only).
+    if len(dense) > 1:
+        whole = dense[0] + dense[1]
+        for vec in dense[2:]:
+            whole += vec
+    elif dense:
+        whole = dense[0] if docs_of or dense[0].flags.writeable else dense[0].copy()
+    else:
+        whole = None
+    if not docs_of:
+        return np.zeros(postings.n, dtype=np.float32) if whole is None else whole
+    # Concatenated straight into the types bincount works in (saves a copy of each).
+    out = np.bincount(np.concatenate(docs_of, dtype=np.intp), weights=np.concatenate(values, dtype=np.float64),
+                      minlength=postings.n).astype(np.float32)
+    if whole is not None:
+        out += whole
+    return out
 
 
 def _phrase_pattern(parts: list[list[str]]) -> re.Pattern:

@@ -36,8 +36,9 @@ import numpy as np
 from .analysis import data_lines, han_units, is_han
 from .lifts import LIFTED, Translations, lifted, table_codes, translations
 from .query import Clause
-from .scoring import Postings, best, idf
+from .scoring import Postings, idf
 from .text import norm
+from .topk import best
 from .words import clause_words, positive_texts, stopwords, synonyms
 
 FEATURES = ("score", "query_chars", "headline_chars", "words", "extra_stops", "first", "length",

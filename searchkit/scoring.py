@@ -9,9 +9,10 @@ from the codec's memory-mapped arrays (:mod:`searchkit.codec`), zero-copy;
 the few id-like fields, deletions and stored fields from Whoosh.
 
 One :class:`Postings` serves many threads: its arrays are read-only, its
-cache has a lock, and every call into Whoosh's readers (whose files are
-shared, seek-then-read objects) goes through another, held only for those
-calls.
+caches are changed under a lock (and read without one where the GIL makes
+each dict call atomic), and every call into Whoosh's readers (whose files
+are shared, seek-then-read objects) goes through another, held only for
+those calls.
 """
 
 from __future__ import annotations
@@ -35,9 +36,12 @@ from .text import Normalized, normalize
 _EMPTY = (np.zeros(0, np.int32), np.zeros(0, np.float32))
 HEADLINE_CHARS = 100  # an untitled record's headline: the start of its body
 DENSE_SHARE = 4  # a term in over 1/DENSE_SHARE of the documents is added as a vector
-DENSE_BYTES = 128 << 20  # at most this much memory for such vectors (the dev queries use ~970 of 1,118 at 30k documents)
+DENSE_BYTES = 128 << 20  # at most this much memory for such vectors (dev queries: ~970 of 1,118 at 30k documents)
 CACHE_BYTES = 1 << 30  # at most this much memory for cached posting lists, headlines and the like
 ENTRY_BYTES = 1024  # what a cached entry's Python objects count as (a headline's text, dict, tuple)
+# Under the GIL each OrderedDict call is atomic, so cache reads skip the lock; a
+# free-threaded build (3.13t) takes it for reads too.
+_LOCK_FREE_READS = getattr(sys, "_is_gil_enabled", lambda: True)()
 Fields = tuple[tuple[str, float, float], ...]  # fields a term is scored in: (name, weight, BM25's b)
 
 
@@ -157,19 +161,29 @@ class Postings:
         return self._field_lengths(fieldname)[1]
 
     def recall(self, key: tuple):
-        """The value remembered under ``key``, or None.  Reads, a hundred a
-        query, take no lock: each OrderedDict call is atomic (a key is a
-        tuple of strings and numbers, hashed and compared without Python
-        code), and :meth:`remember` changes the dict only under the lock.
-        A key dropped between the two calls is simply not moved."""
-        hit = self._cache.get(key)
-        if hit is None:
-            return None
-        try:
-            self._cache.move_to_end(key)
-        except KeyError:
-            pass
-        return hit[0]
+        """The value remembered under ``key``, or None."""
+        hit = self._read(self._cache, key)
+        return None if hit is None else hit[0]
+
+    def _read(self, cache: OrderedDict, key: tuple):
+        """``cache[key]`` marked as just used, or None.  Reads, a hundred a
+        query, take no lock under the GIL: each OrderedDict call is atomic
+        there (a key is a tuple of strings and numbers, hashed and compared
+        without Python code), and writes hold the lock.  A key dropped
+        between the two calls is simply not moved."""
+        if not _LOCK_FREE_READS:
+            with self._cache_lock:
+                hit = cache.get(key)
+                if hit is not None:
+                    cache.move_to_end(key)
+                return hit
+        hit = cache.get(key)
+        if hit is not None:
+            try:
+                cache.move_to_end(key)
+            except KeyError:
+                pass
+        return hit
 
     def remember(self, key: tuple, value):
         """Cache ``value`` (arrays, or tuples and records holding some)
@@ -298,12 +312,8 @@ class Postings:
         apart from the posting lists, within ``DENSE_BYTES``: for terms in
         many documents, adding a vector costs a fraction of scattering as
         many postings."""
-        vec = self._dense.get(key)  # read without the lock, as :meth:`recall` reads
+        vec = self._read(self._dense, key)
         if vec is not None:
-            try:
-                self._dense.move_to_end(key)
-            except KeyError:
-                pass
             return vec
         vec = make()
         vec.flags.writeable = False  # shared by every query that adds it
@@ -325,45 +335,15 @@ class Postings:
         vec[docs] = values
         return vec
 
-    def dense(self, text: str, fields: Fields, k1: float, weight: float) -> np.ndarray:
-        """``weight`` * :meth:`fields_bm25` as a cached vector (:meth:`vector`):
-        a term is weighted one of a few ways (a unigram, a bigram, a stop
-        word's, a synonym's), so the product is kept, not made per query."""
+    def dense(self, text: str, fields: Fields, k1: float, weight: float = 1.0) -> np.ndarray:
+        """``weight`` * :meth:`fields_bm25` as a cached, read-only vector
+        (:meth:`vector`).  A query weighs a term one of a few ways (a
+        unigram, a bigram, a stop word's, a synonym's), so the product is
+        kept rather than made per query."""
         def make() -> np.ndarray:
             docs, values = self.fields_bm25(text, fields, k1)
             return self.spread(docs, values * np.float32(weight))
         return self.vector(("bm25", text, fields, k1, weight), make)
-
-
-def best(scores: np.ndarray, pool: np.ndarray, k: int) -> np.ndarray:
-    """The ``k`` documents of ``pool`` (a mask) with the highest scores,
-    best first, ties to the lower document number.  Selecting among all
-    candidates (often every document) costs less from a threshold: the k-th
-    best of every 8th document is at most the k-th best of all, and few
-    documents reach it."""
-    sample = scores[::8][pool[::8]]
-    if sample.size > k:
-        docs = np.flatnonzero(scores >= np.partition(sample, sample.size - k)[sample.size - k])
-        docs = docs[pool[docs]]
-    else:
-        docs = np.flatnonzero(pool)
-    values = scores[docs]
-    if docs.size > k:  # those above the k-th best score, and the first of those at it
-        kth = np.partition(values, docs.size - k)[docs.size - k]
-        pick = np.flatnonzero(values >= kth)
-        if pick.size > k:  # ties at the k-th
-            above = values > kth
-            pick = np.concatenate([np.flatnonzero(above),
-                                   np.flatnonzero(values == kth)[:k - int(np.count_nonzero(above))]])
-        docs, values = docs[pick], values[pick]
-    return docs[np.lexsort((docs, -values))]
-
-
-def holding(docs: np.ndarray, among: np.ndarray) -> np.ndarray:
-    """Which of ``docs`` are in ``among`` (ascending), as a mask."""
-    if not among.size:
-        return np.zeros(docs.size, dtype=bool)
-    return among[np.minimum(np.searchsorted(among, docs), among.size - 1)] == docs
 
 
 def _footprint(value) -> int:
@@ -394,36 +374,3 @@ def headline_text(stored: dict) -> str:
 def idf(doc_count: int, df: int) -> float:
     """BM25's inverse document frequency (never negative)."""
     return math.log(1.0 + (doc_count - df + 0.5) / (df + 0.5))
-
-
-def bm25(postings: Postings, terms: list[tuple[Fields, str, float]], k1: float) -> np.ndarray:
-    """Sum over (fields, term, weight) of weight * the term's BM25 summed
-    over the fields (:meth:`Postings.fields_bm25`).
-
-    A query touches some 10^5 postings, most of them of a few terms in
-    most documents (a common character's): those are added as whole
-    vectors (:meth:`Postings.dense`), the rest summed by one ``bincount``
-    (a scatter-add per term costs about twice as much)."""
-    docs_of, values = [], []
-    dense: list[np.ndarray] = []
-    for fields, text, weight in terms:
-        docs, part = postings.fields_bm25(text, fields, k1)
-        if not docs.size:
-            continue
-        if docs.size * DENSE_SHARE > postings.n:
-            dense.append(postings.dense(text, fields, k1, weight))
-        else:
-            docs_of.append(docs)
-            values.append(part * np.float32(weight))
-    # The vectors summed in order (into a new array: the cached ones are shared).
-    whole = dense[0] + dense[1] if len(dense) > 1 else dense[0] if dense else None
-    for vec in dense[2:]:
-        whole += vec
-    if not docs_of:
-        return np.zeros(postings.n, dtype=np.float32) if whole is None else whole if len(dense) > 1 else whole.copy()
-    # Concatenated straight into the types bincount works in (saves a copy of each).
-    out = np.bincount(np.concatenate(docs_of, dtype=np.intp), weights=np.concatenate(values, dtype=np.float64),
-                      minlength=postings.n).astype(np.float32)
-    if whole is not None:
-        out += whole
-    return out

@@ -32,13 +32,14 @@ from .pages import KINDS
 from .perdoc import hold_stored_fields
 from .postings import PartError
 from .query import NOT, SHOULD, Clause, parse_query
-from .ranking import Matcher, Ranking, word_fields
+from .ranking import Matcher, Ranking, bm25, word_fields
 from .rerank import Reranker, shipped
 from .results import Document, Hit, Results, Stats  # noqa: F401 - the public API, importable from here
 from .schema import FORMAT_VERSION, WORD_FIELDS
-from .scoring import Postings, best, bm25, headline_text, holding, idf
+from .scoring import Postings, headline_text, idf
 from .suggest import Suggestion, Vocabulary, read_pinyin, read_pinyin_clauses
 from .text import asks_ascii, folded_for, norm
+from .topk import best, holding
 from .words import highlight_terms, query_words, relax, requires, stopwords
 
 
@@ -378,7 +379,8 @@ class SearchIndex:
             return []
         fields = word_fields(Clause(), self.ranking)
         with _reading(self.index_dir):
-            scores = bm25(self._postings, [(fields, w, weight) for w, weight in keys], self.ranking.k1)
+            scores = bm25(self._postings, [(fields, w, weight) for w, weight in keys], self.ranking.k1,
+                          cache_weighted=False)
             self_docs = self._postings.docs("id", doc_id)
             scores[self_docs] = 0
             order = self._order((scores > 0) & self._postings.live, None, scores, "relevance", limit)

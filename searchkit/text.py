@@ -14,6 +14,8 @@ import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
+NORM_MEMO_CHARS = 64  # :func:`norm` remembers texts up to this long (a query's)
+
 
 @lru_cache(maxsize=1)
 def _t2s():
@@ -217,9 +219,6 @@ def norm(text: str) -> str:
     normalized a dozen times in one search (parsing, terms, coverage,
     snippets...), so short ones are remembered for a while."""
     return _norm_short(text) if len(text) <= NORM_MEMO_CHARS else normalize(text).text
-
-
-NORM_MEMO_CHARS = 64
 
 
 @lru_cache(maxsize=256)

@@ -235,7 +235,7 @@ def test_best_documents_are_the_top_of_a_full_sort_ties_to_the_lower_number(seed
     exactly what sorting every candidate would, on real scores, with ties
     made common by rounding, in pools of every size."""
     from searchkit.ranking import Matcher
-    from searchkit.scoring import best
+    from searchkit.topk import best
 
     matcher = Matcher(seeds_search._postings, seeds_search._searcher, seeds_search.ranking)
     scores, matched = matcher.run(parse_query("北京医保卡首次使用"))
@@ -339,8 +339,8 @@ def test_weighted_term_vectors_are_shared_read_only_and_add_up_to_the_postings(s
     import numpy as np
 
     from searchkit.query import Clause
-    from searchkit.ranking import Ranking, clause_terms
-    from searchkit.scoring import DENSE_SHARE, bm25
+    from searchkit.ranking import Ranking, bm25, clause_terms
+    from searchkit.scoring import DENSE_SHARE
 
     p, r = seeds_search._postings, Ranking()
     terms = clause_terms(Clause(text="看病忘带医保卡怎么办"), r)
@@ -355,3 +355,15 @@ def test_weighted_term_vectors_are_shared_read_only_and_add_up_to_the_postings(s
         docs, part = p.fields_bm25(text, fields, r.k1)
         np.add.at(scattered, docs, part * weight)
     assert np.allclose(first, scattered, rtol=1e-5) and (first > 0).sum() > p.n // 2
+    # One common term alone: still a new array the caller may change, not the cached vector.
+    common = [(f, t, w) for (f, t, w), size in zip(terms, sizes) if size * DENSE_SHARE > p.n][:1]
+    alone = bm25(p, common, r.k1)
+    assert alone.flags.writeable and not any(np.shares_memory(alone, v) for v in p._dense.values())
+    alone *= 0
+    assert np.array_equal(bm25(p, terms, r.k1), first)
+    # Arbitrary weights (similar's tf-idf) reuse the unweighted vector instead of adding products.
+    before = set(p._dense)
+    odd = [(f, t, w * 0.123) for f, t, w in common]
+    assert np.allclose(bm25(p, odd, r.k1, cache_weighted=False), bm25(p, common, r.k1) * 0.123, rtol=1e-6)
+    assert all(k[4] == 1.0 for k in set(p._dense) - before)
+    assert ("bm25", common[0][1], common[0][0], r.k1, 1.0) in p._dense
